@@ -1,0 +1,71 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Entry points (run as root on Debian 12):
+#   make run     set everything up, boot the VM with two devices, show them
+#   make check   set everything up and run every test; fails on any failure
+#
+# Everything expensive is cached in $(ACCEL_CACHE) (default
+# /var/cache/rust-accel): toolchain stamps, the kernel tree and its build,
+# the guest rootfs. Build output of this checkout goes to build/.
+
+SHELL := /bin/bash
+ACCEL_CACHE ?= /var/cache/rust-accel
+export ACCEL_CACHE
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+CARGO ?= cargo
+CARGO_TARGET_DIR ?= $(CURDIR)/target
+export CARGO_TARGET_DIR
+BUILD := $(CURDIR)/build
+GUEST := $(BUILD)/guest
+RELEASE := $(CARGO_TARGET_DIR)/release
+
+IGT_BINS := accel_core gaudi_query
+
+.PHONY: all setup kernel module userspace guest host-tests run check clippy clean
+
+all: guest
+
+setup:
+	@scripts/setup-host.sh
+	@scripts/fetch-kernel.sh
+	@scripts/mkrootfs.sh
+
+kernel: setup
+	@scripts/build-kernel.sh kernel
+
+module: kernel
+	@scripts/build-kernel.sh module
+
+userspace: setup
+	@echo ">>> building userspace (cargo)" >&2
+	@$(CARGO) build --release --workspace --bins
+
+guest: module userspace
+	@rm -rf $(GUEST) && mkdir -p $(GUEST)/bin $(GUEST)/igt $(BUILD)/bin
+	@cp $(BUILD)/kmod/hw/gaudi/gaudi.ko $(GUEST)/
+	@cp guest/run-igt.sh $(GUEST)/
+	@cp $(RELEASE)/gaudi-info $(GUEST)/bin/
+	@cp $(foreach b,$(IGT_BINS),$(RELEASE)/$(b)) $(GUEST)/igt/
+	@cp $(RELEASE)/gaudi-emu $(RELEASE)/igt-summary $(BUILD)/bin/
+
+host-tests: setup
+	@echo ">>> host tests (cargo test)" >&2
+	@mkdir -p $(BUILD)
+	@$(CARGO) test --workspace 2>&1 | tee $(BUILD)/cargo-test.log; \
+		test $${PIPESTATUS[0]} -eq 0
+
+run: guest
+	@scripts/vm.sh run
+
+check: guest host-tests
+	@scripts/vm.sh check
+	@$(BUILD)/bin/igt-summary $(foreach n,0 1,accel$(n)=$(BUILD)/results/accel$(n)/results.json) \
+		--kunit $(BUILD)/results/dmesg.txt --cargo $(BUILD)/cargo-test.log \
+		--kernel-log $(BUILD)/results/dmesg.txt --kmemleak $(BUILD)/results/kmemleak.txt
+
+clippy: setup
+	@scripts/build-kernel.sh module CLIPPY=1
+	@$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+clean:
+	rm -rf $(BUILD) $(CARGO_TARGET_DIR)

@@ -1,0 +1,68 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# PID 1 of the test VM. The root filesystem is the read-only 9p rootfs; the
+# project's build output is at /project (read-only) and results go to
+# /results. The kernel command line selects what to do:
+#   accel.mode=check  run the conformance suite on every accel node
+#   accel.mode=run    show the devices and what userspace sees of them
+
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t 9p -o trans=virtio,version=9p2000.L,ro project /project
+mount -t 9p -o trans=virtio,version=9p2000.L results /results
+
+mode=check
+for arg in $(cat /proc/cmdline); do
+	case "$arg" in
+	accel.mode=*) mode="${arg#accel.mode=}" ;;
+	esac
+done
+
+finish() {
+	dmesg > /results/dmesg.txt
+	sync
+	echo "accel-guest: done ($1)"
+	poweroff -f
+}
+
+echo "accel-guest: loading the driver"
+if ! insmod /project/gaudi.ko; then
+	echo "accel-guest: insmod failed" > /results/failure
+	finish "insmod failed"
+fi
+
+# Each probed device gets an accel node; wait for both (probe includes the
+# self-test round trip through the emulator).
+nodes=""
+for i in $(seq 1 100); do
+	nodes=$(ls /dev/accel/ 2>/dev/null | grep '^accel[0-9]*$' | sort)
+	[ "$(echo "$nodes" | grep -c accel)" -ge "${ACCEL_EXPECT:-2}" ] && break
+	sleep 0.1
+done
+echo "accel-guest: nodes:" $nodes
+
+mkdir -p /dev/dri
+case "$mode" in
+run)
+	/project/bin/gaudi-info
+	;;
+check)
+	/project/run-igt.sh $nodes
+	;;
+esac
+
+echo "accel-guest: unloading the driver"
+rmmod gaudi || echo "accel-guest: rmmod failed" > /results/failure
+if [ -w /sys/kernel/debug/kmemleak ]; then
+	echo scan > /sys/kernel/debug/kmemleak
+	sleep 1
+	echo scan > /sys/kernel/debug/kmemleak
+	cat /sys/kernel/debug/kmemleak > /results/kmemleak.txt
+fi
+finish "$mode"

@@ -1,0 +1,35 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Run the conformance suite under igt_runner once per accel node given as
+# argument. The real IGT core tests reach the node through a /dev/dri/card0
+# character device with the accel major and the node's minor; our tests get
+# the node in ACCEL_DEVICE.
+
+IGT=/usr/libexec/igt-gpu-tools
+ROOT=/tmp/igt-root
+mkdir -p "$ROOT"
+tests="core_getversion core_getclient"
+for t in $tests; do
+	ln -sf "$IGT/$t" "$ROOT/$t"
+done
+for t in /project/igt/*; do
+	[ -x "$t" ] || continue
+	ln -sf "$t" "$ROOT/$(basename "$t")"
+	tests="$tests $(basename "$t")"
+done
+{
+	echo TESTLIST
+	echo $tests
+	echo END TESTLIST
+} > "$ROOT/test-list.txt"
+
+for node in "$@"; do
+	minor=${node#accel}
+	rm -f /dev/dri/card0
+	mknod /dev/dri/card0 c 261 "$minor"
+	echo "accel-guest: igt_runner on /dev/accel/$node"
+	ACCEL_DEVICE=/dev/accel/$node igt_runner -o -s --per-test-timeout 120 \
+		"$ROOT" "/results/$node" > "/results/$node.runner.log" 2>&1
+	echo "accel-guest: igt_runner on $node exited $?"
+done

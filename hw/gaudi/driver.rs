@@ -1,0 +1,283 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+
+//! PCI probe of the device and its registration as a DRM compute accelerator.
+
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use kernel::{
+    device::{Core, DeviceContext},
+    dma::Coherent,
+    drm,
+    io::{io_read, io_write, poll, Io},
+    irq::{self, IrqReturn},
+    pci::{self, IrqType, IrqTypes, IrqVectorRegistration},
+    prelude::*,
+    time::Delta,
+    transmute::AsBytes,
+    uapi,
+};
+
+use crate::{file::FileData, gem::Bo, regs};
+
+/// The DRM driver.
+pub(crate) struct GaudiDriver;
+
+/// A DRM device of this driver.
+pub(crate) type GaudiDevice<Ctx = drm::Normal> = drm::Device<GaudiDriver, Ctx>;
+
+/// The PCI driver.
+pub(crate) struct GaudiPciDriver;
+
+type IvshmemBar<'bound> = pci::Bar<'bound, { regs::BAR_IVSHMEM_SIZE }>;
+type RegsBar<'bound> = pci::Bar<'bound, { regs::REGS_SIZE }>;
+
+/// Device information as `DRM_GAUDI_QUERY_DEVICE_INFO` reports it.
+#[repr(transparent)]
+pub(crate) struct DeviceInfo(uapi::drm_gaudi_device_info);
+
+// The uapi struct is made of integers with no implicit padding.
+const _: () = assert!(core::mem::size_of::<uapi::drm_gaudi_device_info>() == 40);
+
+// SAFETY: `drm_gaudi_device_info` only has integer fields and, as asserted above, no padding, so
+// all of its bytes are initialized.
+unsafe impl AsBytes for DeviceInfo {}
+
+/// Data the ioctls see while the device is registered.
+#[pin_data]
+pub(crate) struct GaudiRegData {
+    pub(crate) info: DeviceInfo,
+}
+
+/// Counts the control interrupts of a device.
+#[pin_data]
+pub(crate) struct ControlIrq {
+    events: AtomicU32,
+}
+
+impl irq::Handler for ControlIrq {
+    fn handle(&self) -> IrqReturn {
+        self.events.fetch_add(1, Ordering::AcqRel);
+        IrqReturn::Handled
+    }
+}
+
+/// The mapped BARs of a device.
+struct Hw<'bound> {
+    ivshmem: IvshmemBar<'bound>,
+    regs: RegsBar<'bound>,
+    /// The device's ivshmem peer id, the target of doorbells.
+    peer: u32,
+}
+
+impl<'bound> Hw<'bound> {
+    /// Checks the identity of the device behind the BARs.
+    fn new(pdev: &pci::Device<Core<'_>>, ivshmem: IvshmemBar<'bound>, regs: RegsBar<'bound>) -> Result<Self> {
+        let signature = regs.read64(regs::SIGNATURE);
+        if signature != regs::SIGNATURE_VALUE {
+            dev_err!(pdev, "no Gaudi-class device behind this ivshmem function (signature {signature:#x})\n");
+            return Err(ENODEV);
+        }
+
+        let version = regs.read32(regs::VERSION);
+        if version >> 16 != regs::VERSION_MAJOR {
+            dev_err!(pdev, "unsupported interface version {}.{}\n", version >> 16, version & 0xffff);
+            return Err(ENODEV);
+        }
+
+        let status = regs.read32(regs::STATUS);
+        if status & regs::STATUS_READY == 0 || status & regs::STATUS_ERROR != 0 {
+            dev_err!(pdev, "device not ready (status {status:#x})\n");
+            return Err(EIO);
+        }
+
+        let peer = regs.read32(regs::DOORBELL_PEER);
+        if peer > u32::from(u16::MAX) {
+            dev_err!(pdev, "invalid doorbell peer {peer}\n");
+            return Err(EIO);
+        }
+
+        Ok(Self { ivshmem, regs, peer })
+    }
+
+    /// Rings doorbell `vector` of the device.
+    fn ring(&self, vector: u32) {
+        self.ivshmem.write32((self.peer << 16) | vector, regs::IVSHMEM_DOORBELL);
+    }
+
+    /// Proves both directions of the device path: the doorbell wakes the device, the device
+    /// DMAs into a driver buffer and raises the control interrupt.
+    fn selftest(&self, pdev: &pci::Device<Core<'_>>, irq: &ControlIrq) -> Result {
+        let buf: Coherent<[u64]> = Coherent::zeroed_slice(pdev.as_ref(), 1, GFP_KERNEL)?;
+        let instance = u64::from(self.regs.read32(regs::INSTANCE));
+        let pattern = 0x0123_4567_89ab_cdef_u64 ^ (instance << 40);
+        let irqs_before = irq.events.load(Ordering::Acquire);
+
+        self.regs.write64(buf.dma_address(), regs::SELFTEST_ADDR);
+        self.regs.write64(pattern, regs::SELFTEST_PATTERN);
+        self.regs.write32(regs::SELFTEST_STATUS_IDLE, regs::SELFTEST_STATUS);
+        self.regs.write32(regs::SELFTEST_CTRL_START, regs::SELFTEST_CTRL);
+        self.ring(regs::DOORBELL_CONTROL);
+
+        poll::read_poll_timeout(
+            || Ok(irq.events.load(Ordering::Acquire)),
+            |events| *events != irqs_before,
+            Delta::from_millis(1),
+            Delta::from_secs(5),
+        )
+        .inspect_err(|_| dev_err!(pdev, "self-test: no interrupt from the device\n"))?;
+
+        let status = self.regs.read32(regs::SELFTEST_STATUS);
+        if status != regs::SELFTEST_STATUS_DONE {
+            dev_err!(pdev, "self-test: device reported status {status}\n");
+            return Err(EIO);
+        }
+
+        let value = io_read!(buf, [try: 0]);
+        if value != !pattern {
+            dev_err!(pdev, "self-test: DMA wrote {value:#x}, expected {:#x}\n", !pattern);
+            return Err(EIO);
+        }
+
+        // Leave nothing behind that a later reader could mistake for a result.
+        io_write!(buf, [try: 0], 0);
+        Ok(())
+    }
+
+    fn info(&self, pdev: &pci::Device<Core<'_>>) -> DeviceInfo {
+        DeviceInfo(uapi::drm_gaudi_device_info {
+            device_id: self.regs.read32(regs::DEVICE_ID),
+            revision: self.regs.read32(regs::REVISION),
+            hw_version: self.regs.read32(regs::VERSION),
+            num_queues: self.regs.read32(regs::NUM_QUEUES),
+            dram_size: self.regs.read64(regs::DRAM_SIZE),
+            pci_vendor: pdev.vendor_id().as_raw(),
+            pci_device: pdev.device_id(),
+            pci_bdf: pdev.dev_id(),
+            pad: 0,
+            instance: self.regs.read32(regs::INSTANCE),
+            selftest_passed: 1,
+        })
+    }
+}
+
+/// Per-device driver data; fields are dropped in declaration order.
+pub(crate) struct GaudiPciData<'bound> {
+    /// Unregisters the accel node first, waiting for ioctls in flight.
+    _drm: drm::Registration<'bound, GaudiDriver>,
+    /// Frees the interrupt before its vector.
+    _irq: Pin<KBox<irq::Registration<'bound, ControlIrq>>>,
+    /// Borrowed by `_irq` (see [`GaudiPciDriver::probe`]); dropped after it.
+    _vectors: KBox<IrqVectorRegistration<'bound>>,
+    _hw: Hw<'bound>,
+}
+
+kernel::pci_device_table!(
+    PCI_TABLE,
+    <GaudiPciDriver as pci::Driver>::IdInfo,
+    [(pci::DeviceId::from_id(pci::Vendor::REDHAT_QUMRANET, 0x1110), ())]
+);
+
+impl pci::Driver for GaudiPciDriver {
+    type IdInfo = ();
+    type Data<'bound> = GaudiPciData<'bound>;
+
+    const ID_TABLE: pci::IdTable<Self::IdInfo> = &PCI_TABLE;
+
+    fn probe<'bound>(
+        pdev: &'bound pci::Device<Core<'_>>,
+        _info: Option<&'bound Self::IdInfo>,
+    ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
+        pdev.enable_device_mem()?;
+        pdev.set_master();
+
+        let ivshmem = pdev.iomap_region_sized::<{ regs::BAR_IVSHMEM_SIZE }>(
+            regs::BAR_IVSHMEM,
+            c"gaudi-ivshmem",
+        )?;
+        let regs_bar =
+            pdev.iomap_region_sized::<{ regs::REGS_SIZE }>(regs::BAR_SHARED, c"gaudi-shared")?;
+        let hw = Hw::new(pdev, ivshmem, regs_bar)?;
+
+        let msix = IrqTypes::default().with(IrqType::MsiX);
+        let vectors = KBox::new(
+            pdev.alloc_irq_vectors(regs::MSIX_MIN_VECTORS, regs::MSIX_MIN_VECTORS, msix)?,
+            GFP_KERNEL,
+        )?;
+        // SAFETY: The vector registration lives in its own allocation, which does not move when
+        // the box does, until `vectors` is dropped. Everything that borrows it through
+        // `vectors_ref` is dropped first: `irq` is declared after `vectors` in this function and
+        // before `_vectors` in `GaudiPciData`.
+        let vectors_ref: &'bound IrqVectorRegistration<'bound> =
+            unsafe { &*core::ptr::from_ref::<IrqVectorRegistration<'bound>>(&vectors) };
+        let request = vectors_ref.index(regs::MSIX_CONTROL as usize)?;
+
+        // SAFETY: The registration is stored in the driver data and dropped with it, never
+        // forgotten.
+        let irq = KBox::pin_init(
+            unsafe {
+                irq::Registration::new(
+                    request.into(),
+                    irq::Flags::TRIGGER_NONE,
+                    c"gaudi-control",
+                    try_pin_init!(ControlIrq {
+                        events: AtomicU32::new(0),
+                    }? Error),
+                )
+            },
+            GFP_KERNEL,
+        )?;
+
+        hw.selftest(pdev, irq.handler())?;
+        let info = hw.info(pdev);
+
+        dev_info!(
+            pdev,
+            "Gaudi-class device {}: id {:#x} rev {}, interface {}.{}, {} queues, {} MiB device memory, self-test passed\n",
+            info.0.instance,
+            info.0.device_id,
+            info.0.revision,
+            info.0.hw_version >> 16,
+            info.0.hw_version & 0xffff,
+            info.0.num_queues,
+            info.0.dram_size >> 20,
+        );
+
+        let unregistered = drm::UnregisteredDevice::<GaudiDriver>::new(pdev, Ok(()))?;
+        // SAFETY: The registration is stored in the driver data and dropped with it, never
+        // forgotten.
+        let drm = unsafe {
+            drm::Registration::new(pdev.as_ref(), unregistered, GaudiRegData { info }, 0)?
+        };
+
+        Ok(GaudiPciData {
+            _drm: drm,
+            _irq: irq,
+            _vectors: vectors,
+            _hw: hw,
+        })
+    }
+}
+
+const INFO: drm::DriverInfo = drm::DriverInfo {
+    major: 0,
+    minor: 1,
+    patchlevel: 0,
+    name: c"gaudi",
+    desc: c"Gaudi-class compute accelerator",
+};
+
+#[vtable]
+impl drm::Driver for GaudiDriver {
+    type Data = ();
+    type RegistrationData<'a> = GaudiRegData;
+    type File = FileData;
+    type Object = Bo;
+    type ParentDevice<Ctx: DeviceContext> = pci::Device<Ctx>;
+
+    const INFO: drm::DriverInfo = INFO;
+    const FEAT_COMPUTE_ACCEL: bool = true;
+
+    kernel::declare_drm_ioctls! {
+        (GAUDI_QUERY, drm_gaudi_query, 0, FileData::query),
+    }
+}

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Boot the test VM: stock QEMU (TCG) with two Gaudi-class devices served by
+# one gaudi-emu process, guest RAM shared with the emulator, the cached
+# rootfs as a read-only 9p root, build/guest as /project and build/results
+# as /results.
+#
+# Usage: vm.sh check|run
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+mode="${1:?usage: vm.sh check|run}"
+BUILD="$REPO/build"
+GUEST="$BUILD/guest"
+RESULTS="$BUILD/results"
+ROOTFS="$ACCEL_CACHE/rootfs"
+KERNEL="$ACCEL_CACHE/kbuild/arch/x86/boot/bzImage"
+MEM="${VM_MEM:-2G}"
+DEVICES="${VM_DEVICES:-2}"
+
+[ -f "$KERNEL" ] || die "no kernel at $KERNEL: run make kernel"
+[ -x "$ROOTFS/usr/bin/igt_runner" ] || die "no guest rootfs: run make setup"
+
+rm -rf "$RESULTS"
+mkdir -p "$RESULTS"
+RUN=$(mktemp -d /tmp/rust-accel-vm.XXXXXX)
+RAM="/dev/shm/rust-accel-$$.ram"
+emu_pid=""
+cleanup() {
+	[ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null && wait "$emu_pid" 2>/dev/null
+	rm -rf "$RUN" "$RAM"
+}
+trap cleanup EXIT
+
+install -m 0755 "$REPO/guest/init.sh" "$ROOTFS/accel-init"
+truncate -s "$MEM" "$RAM"
+
+emu_args=(--guest-ram "$RAM")
+qemu_dev=()
+for ((i = 0; i < DEVICES; i++)); do
+	emu_args+=(--device "$RUN/dev$i.sock")
+	qemu_dev+=(-chardev "socket,id=dev$i,path=$RUN/dev$i.sock"
+		-device "ivshmem-doorbell,chardev=dev$i,vectors=4,addr=$((0x10 + i))")
+done
+"$BUILD/bin/gaudi-emu" "${emu_args[@]}" > "$RUN/emu.out" 2> "$RESULTS/emulator.log" &
+emu_pid=$!
+for ((i = 0; i < 100; i++)); do
+	grep -q "ready" "$RUN/emu.out" 2>/dev/null && break
+	kill -0 "$emu_pid" 2>/dev/null || die "gaudi-emu exited: $(cat "$RESULTS/emulator.log")"
+	sleep 0.1
+done
+grep -q "ready" "$RUN/emu.out" || die "gaudi-emu did not become ready"
+
+t0=$(date +%s)
+echo ">>> booting the VM ($mode, $DEVICES devices, TCG) ..." >&2
+rc=0
+timeout --foreground "${VM_TIMEOUT:-2400}" qemu-system-x86_64 \
+	-M pc -accel tcg -cpu max -smp 2 -m "$MEM" \
+	-object "memory-backend-file,id=ram,size=$MEM,mem-path=$RAM,share=on" \
+	-machine memory-backend=ram \
+	-kernel "$KERNEL" \
+	-append "console=ttyS0 quiet root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,cache=loose ro init=/accel-init accel.mode=$mode panic=-1" \
+	-fsdev "local,id=root,path=$ROOTFS,security_model=none,readonly=on" \
+	-device virtio-9p-pci,fsdev=root,mount_tag=/dev/root \
+	-fsdev "local,id=project,path=$GUEST,security_model=none,readonly=on" \
+	-device virtio-9p-pci,fsdev=project,mount_tag=project \
+	-fsdev "local,id=results,path=$RESULTS,security_model=none" \
+	-device virtio-9p-pci,fsdev=results,mount_tag=results \
+	"${qemu_dev[@]}" \
+	-display none -monitor none -serial stdio -no-reboot \
+	< /dev/null 2>&1 | tee "$RESULTS/console.log" || rc=$?
+echo ">>> VM finished in $(( $(date +%s) - t0 ))s" >&2
+[ $rc = 0 ] || die "QEMU failed or timed out (exit $rc)"
+grep -q "accel-guest: done" "$RESULTS/console.log" || die "the guest did not finish its run"
