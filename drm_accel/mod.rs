@@ -131,7 +131,9 @@ mod tests {
         assert!(needs_master(drm_iowr(DRM_NR_GET_UNIQUE, 16)));
         assert!(needs_master(drm_iowr(DRM_NR_GET_UNIQUE, 8)));
         // DRM_IOCTL_GET_MAGIC is _IOR('d', 0x02, struct drm_auth).
-        assert!(needs_master((2 << 30) | (4 << 16) | (DRM_IOCTL_BASE << 8) | 0x02));
+        assert!(needs_master(
+            (2 << 30) | (4 << 16) | (DRM_IOCTL_BASE << 8) | 0x02
+        ));
     }
 
     #[test]
@@ -160,6 +162,9 @@ mod tests {
         assert!(matches!(fops.open, Some(f) if core::ptr::fn_addr_eq(f, open)));
         assert!(matches!(fops.unlocked_ioctl, Some(f) if core::ptr::fn_addr_eq(f, ioctl)));
         assert!(fops.mmap.is_some());
-        assert_eq!(fops.fop_flags & bindings::FOP_UNSIGNED_OFFSET, bindings::FOP_UNSIGNED_OFFSET);
+        assert_eq!(
+            fops.fop_flags & bindings::FOP_UNSIGNED_OFFSET,
+            bindings::FOP_UNSIGNED_OFFSET
+        );
     }
 }

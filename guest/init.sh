@@ -18,9 +18,11 @@ mount -t 9p -o trans=virtio,version=9p2000.L,ro project /project
 mount -t 9p -o trans=virtio,version=9p2000.L results /results
 
 mode=check
+expect=2
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	accel.mode=*) mode="${arg#accel.mode=}" ;;
+	accel.devices=*) expect="${arg#accel.devices=}" ;;
 	esac
 done
 
@@ -28,7 +30,10 @@ finish() {
 	dmesg > /results/dmesg.txt
 	sync
 	echo "accel-guest: done ($1)"
-	poweroff -f
+	# Minbase has no poweroff(8) and the kernel has no ACPI: reboot through
+	# sysrq, which ends QEMU (it runs with -no-reboot).
+	echo b > /proc/sysrq-trigger
+	sleep 10
 }
 
 echo "accel-guest: loading the driver"
@@ -42,7 +47,7 @@ fi
 nodes=""
 for i in $(seq 1 100); do
 	nodes=$(ls /dev/accel/ 2>/dev/null | grep '^accel[0-9]*$' | sort)
-	[ "$(echo "$nodes" | grep -c accel)" -ge "${ACCEL_EXPECT:-2}" ] && break
+	[ "$(echo "$nodes" | grep -c accel)" -ge "$expect" ] && break
 	sleep 0.1
 done
 echo "accel-guest: nodes:" $nodes

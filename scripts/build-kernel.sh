@@ -99,7 +99,7 @@ configure() {
 }
 
 build_kernel() {
-	"${KMAKE[@]}" "$@" bzImage
+	"${KMAKE[@]}" "$@" bzImage modules
 }
 
 build_module() {

@@ -43,14 +43,16 @@ for ((i = 0; i < DEVICES; i++)); do
 	qemu_dev+=(-chardev "socket,id=dev$i,path=$RUN/dev$i.sock"
 		-device "ivshmem-doorbell,chardev=dev$i,vectors=4,addr=$((0x10 + i))")
 done
-"$BUILD/bin/gaudi-emu" "${emu_args[@]}" > "$RUN/emu.out" 2> "$RESULTS/emulator.log" &
-emu_pid=$!
-for ((i = 0; i < 100; i++)); do
-	grep -q "ready" "$RUN/emu.out" 2>/dev/null && break
-	kill -0 "$emu_pid" 2>/dev/null || die "gaudi-emu exited: $(cat "$RESULTS/emulator.log")"
-	sleep 0.1
-done
-grep -q "ready" "$RUN/emu.out" || die "gaudi-emu did not become ready"
+if [ "$DEVICES" -gt 0 ]; then
+	"$BUILD/bin/gaudi-emu" "${emu_args[@]}" > "$RUN/emu.out" 2> "$RESULTS/emulator.log" &
+	emu_pid=$!
+	for ((i = 0; i < 100; i++)); do
+		grep -q "ready" "$RUN/emu.out" 2>/dev/null && break
+		kill -0 "$emu_pid" 2>/dev/null || die "gaudi-emu exited: $(cat "$RESULTS/emulator.log")"
+		sleep 0.1
+	done
+	grep -q "ready" "$RUN/emu.out" || die "gaudi-emu did not become ready"
+fi
 
 t0=$(date +%s)
 echo ">>> booting the VM ($mode, $DEVICES devices, TCG) ..." >&2
@@ -60,7 +62,7 @@ timeout --foreground "${VM_TIMEOUT:-2400}" qemu-system-x86_64 \
 	-object "memory-backend-file,id=ram,size=$MEM,mem-path=$RAM,share=on" \
 	-machine memory-backend=ram \
 	-kernel "$KERNEL" \
-	-append "console=ttyS0 quiet root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,cache=loose ro init=/accel-init accel.mode=$mode panic=-1" \
+	-append "console=ttyS0 quiet root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,cache=loose ro init=/accel-init accel.mode=$mode accel.devices=$DEVICES panic=-1" \
 	-fsdev "local,id=root,path=$ROOTFS,security_model=none,readonly=on" \
 	-device virtio-9p-pci,fsdev=root,mount_tag=/dev/root \
 	-fsdev "local,id=project,path=$GUEST,security_model=none,readonly=on" \

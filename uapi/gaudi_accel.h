@@ -88,12 +88,11 @@ struct drm_gaudi_query {
 	__u32 pad;
 };
 
-/**
- * enum drm_gaudi_ioctl - the driver's ioctl request numbers.
- *
- * An enum rather than macros so that bindgen resolves the values.
+/*
+ * The driver's ioctl request numbers, in an anonymous enum rather than macros
+ * so that bindgen resolves the values.
  */
-enum drm_gaudi_ioctl {
+enum {
 	/** @DRM_IOCTL_GAUDI_QUERY: see &struct drm_gaudi_query. */
 	DRM_IOCTL_GAUDI_QUERY =
 		DRM_IOWR(DRM_COMMAND_BASE + DRM_GAUDI_QUERY, struct drm_gaudi_query),

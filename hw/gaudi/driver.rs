@@ -61,6 +61,21 @@ impl irq::Handler for ControlIrq {
     }
 }
 
+/// Reads the 64-bit register at `OFF` of the register file.
+///
+/// The BAR only guarantees 32-bit aligned accesses, so 64-bit registers are accessed as two
+/// 32-bit halves, low half first. The device only acts on registers when a doorbell rings, so
+/// it never sees a half-written value.
+fn read64<const OFF: usize>(regs: &RegsBar<'_>) -> u64 {
+    u64::from(regs.read32(OFF)) | (u64::from(regs.read32(OFF + 4)) << 32)
+}
+
+/// Writes the 64-bit register at `OFF`; see [`read64`].
+fn write64<const OFF: usize>(regs: &RegsBar<'_>, value: u64) {
+    regs.write32(value as u32, OFF);
+    regs.write32((value >> 32) as u32, OFF + 4);
+}
+
 /// The mapped BARs of a device.
 struct Hw<'bound> {
     ivshmem: IvshmemBar<'bound>,
@@ -71,16 +86,28 @@ struct Hw<'bound> {
 
 impl<'bound> Hw<'bound> {
     /// Checks the identity of the device behind the BARs.
-    fn new(pdev: &pci::Device<Core<'_>>, ivshmem: IvshmemBar<'bound>, regs: RegsBar<'bound>) -> Result<Self> {
-        let signature = regs.read64(regs::SIGNATURE);
+    fn new(
+        pdev: &pci::Device<Core<'_>>,
+        ivshmem: IvshmemBar<'bound>,
+        regs: RegsBar<'bound>,
+    ) -> Result<Self> {
+        let signature = read64::<{ regs::SIGNATURE }>(&regs);
         if signature != regs::SIGNATURE_VALUE {
-            dev_err!(pdev, "no Gaudi-class device behind this ivshmem function (signature {signature:#x})\n");
+            dev_err!(
+                pdev,
+                "no Gaudi-class device behind this ivshmem function (signature {signature:#x})\n"
+            );
             return Err(ENODEV);
         }
 
         let version = regs.read32(regs::VERSION);
         if version >> 16 != regs::VERSION_MAJOR {
-            dev_err!(pdev, "unsupported interface version {}.{}\n", version >> 16, version & 0xffff);
+            dev_err!(
+                pdev,
+                "unsupported interface version {}.{}\n",
+                version >> 16,
+                version & 0xffff
+            );
             return Err(ENODEV);
         }
 
@@ -91,17 +118,42 @@ impl<'bound> Hw<'bound> {
         }
 
         let peer = regs.read32(regs::DOORBELL_PEER);
-        if peer > u32::from(u16::MAX) {
-            dev_err!(pdev, "invalid doorbell peer {peer}\n");
+        let own = ivshmem.read32(regs::IVSHMEM_IVPOSITION);
+        if peer > u32::from(u16::MAX) || peer == own {
+            dev_err!(pdev, "invalid doorbell peer {peer} (own peer id {own})\n");
             return Err(EIO);
         }
 
-        Ok(Self { ivshmem, regs, peer })
+        let vectors = regs.read32(regs::NUM_VECTORS);
+        if vectors < regs::MSIX_MIN_VECTORS {
+            dev_err!(
+                pdev,
+                "device has {vectors} interrupt vectors, {} needed\n",
+                regs::MSIX_MIN_VECTORS
+            );
+            return Err(ENODEV);
+        }
+
+        let dram_offset = read64::<{ regs::DRAM_OFFSET }>(&regs);
+        if dram_offset < regs::REGS_SIZE as u64 {
+            dev_err!(
+                pdev,
+                "device memory at {dram_offset:#x} overlaps the registers\n"
+            );
+            return Err(ENODEV);
+        }
+
+        Ok(Self {
+            ivshmem,
+            regs,
+            peer,
+        })
     }
 
     /// Rings doorbell `vector` of the device.
     fn ring(&self, vector: u32) {
-        self.ivshmem.write32((self.peer << 16) | vector, regs::IVSHMEM_DOORBELL);
+        self.ivshmem
+            .write32((self.peer << 16) | vector, regs::IVSHMEM_DOORBELL);
     }
 
     /// Proves both directions of the device path: the doorbell wakes the device, the device
@@ -112,10 +164,12 @@ impl<'bound> Hw<'bound> {
         let pattern = 0x0123_4567_89ab_cdef_u64 ^ (instance << 40);
         let irqs_before = irq.events.load(Ordering::Acquire);
 
-        self.regs.write64(buf.dma_address(), regs::SELFTEST_ADDR);
-        self.regs.write64(pattern, regs::SELFTEST_PATTERN);
-        self.regs.write32(regs::SELFTEST_STATUS_IDLE, regs::SELFTEST_STATUS);
-        self.regs.write32(regs::SELFTEST_CTRL_START, regs::SELFTEST_CTRL);
+        write64::<{ regs::SELFTEST_ADDR }>(&self.regs, buf.dma_address());
+        write64::<{ regs::SELFTEST_PATTERN }>(&self.regs, pattern);
+        self.regs
+            .write32(regs::SELFTEST_STATUS_IDLE, regs::SELFTEST_STATUS);
+        self.regs
+            .write32(regs::SELFTEST_CTRL_START, regs::SELFTEST_CTRL);
         self.ring(regs::DOORBELL_CONTROL);
 
         poll::read_poll_timeout(
@@ -134,7 +188,11 @@ impl<'bound> Hw<'bound> {
 
         let value = io_read!(buf, [try: 0]);
         if value != !pattern {
-            dev_err!(pdev, "self-test: DMA wrote {value:#x}, expected {:#x}\n", !pattern);
+            dev_err!(
+                pdev,
+                "self-test: DMA wrote {value:#x}, expected {:#x}\n",
+                !pattern
+            );
             return Err(EIO);
         }
 
@@ -149,7 +207,7 @@ impl<'bound> Hw<'bound> {
             revision: self.regs.read32(regs::REVISION),
             hw_version: self.regs.read32(regs::VERSION),
             num_queues: self.regs.read32(regs::NUM_QUEUES),
-            dram_size: self.regs.read64(regs::DRAM_SIZE),
+            dram_size: read64::<{ regs::DRAM_SIZE }>(&self.regs),
             pci_vendor: pdev.vendor_id().as_raw(),
             pci_device: pdev.device_id(),
             pci_bdf: pdev.dev_id(),
@@ -174,7 +232,10 @@ pub(crate) struct GaudiPciData<'bound> {
 kernel::pci_device_table!(
     PCI_TABLE,
     <GaudiPciDriver as pci::Driver>::IdInfo,
-    [(pci::DeviceId::from_id(pci::Vendor::REDHAT_QUMRANET, 0x1110), ())]
+    [(
+        pci::DeviceId::from_id(pci::Vendor::REDHAT_QUMRANET, 0x1110),
+        ()
+    )]
 );
 
 impl pci::Driver for GaudiPciDriver {
@@ -208,7 +269,7 @@ impl pci::Driver for GaudiPciDriver {
         // `vectors_ref` is dropped first: `irq` is declared after `vectors` in this function and
         // before `_vectors` in `GaudiPciData`.
         let vectors_ref: &'bound IrqVectorRegistration<'bound> =
-            unsafe { &*core::ptr::from_ref::<IrqVectorRegistration<'bound>>(&vectors) };
+            unsafe { &*core::ptr::from_ref::<IrqVectorRegistration<'bound>>(&*vectors) };
         let request = vectors_ref.index(regs::MSIX_CONTROL as usize)?;
 
         // SAFETY: The registration is stored in the driver data and dropped with it, never

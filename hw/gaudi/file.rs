@@ -43,7 +43,9 @@ fn copy_query_result(args: &mut uapi::drm_gaudi_query, result: &[u8]) -> Result 
     let bytes = result.get(..len as usize).ok_or(EINVAL)?;
     let ptr = UserPtr::from_addr(usize::try_from(args.pointer)?);
 
-    UserSlice::new(ptr, bytes.len()).writer().write_slice(bytes)?;
+    UserSlice::new(ptr, bytes.len())
+        .writer()
+        .write_slice(bytes)?;
     args.size = len;
 
     Ok(())

@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+
+//! Conformance of the accel core: node type, core ioctls on a file without a master, and
+//! hostile requests that must fail cleanly.
+
+use std::os::{fd::AsFd, unix::fs::FileTypeExt, unix::fs::MetadataExt};
+
+use accel_igt::{device_path, ioc, ioctl_errno, open_raw, uapi};
+
+const DRM: u32 = uapi::DRM_IOCTL_BASE;
+const RW: u32 = uapi::IOC_READ_WRITE;
+const R: u32 = 2;
+
+/// `struct drm_unique`.
+#[repr(C)]
+#[derive(Default)]
+struct DrmUnique {
+    unique_len: usize,
+    unique: u64,
+}
+
+/// `struct drm_get_cap`.
+#[repr(C)]
+#[derive(Default)]
+struct DrmGetCap {
+    capability: u64,
+    value: u64,
+}
+
+/// `struct drm_mode_create_dumb`.
+#[repr(C)]
+#[derive(Default)]
+struct DrmModeCreateDumb {
+    height: u32,
+    width: u32,
+    bpp: u32,
+    flags: u32,
+    handle: u32,
+    pitch: u32,
+    size: u64,
+}
+
+const GET_UNIQUE: u32 = ioc(RW, DRM, 0x01, std::mem::size_of::<DrmUnique>());
+const GET_MAGIC: u32 = ioc(R, DRM, 0x02, 4);
+const AUTH_MAGIC: u32 = ioc(1, DRM, 0x11, 4);
+const SET_MASTER: u32 = ioc(0, DRM, 0x1e, 0);
+const DROP_MASTER: u32 = ioc(0, DRM, 0x1f, 0);
+const GET_CAP: u32 = ioc(RW, DRM, 0x0c, std::mem::size_of::<DrmGetCap>());
+const MODE_CREATE_DUMB: u32 = ioc(RW, DRM, 0xb2, std::mem::size_of::<DrmModeCreateDumb>());
+
+const DRM_CAP_DUMB_BUFFER: u64 = 0x1;
+const DRM_CAP_PRIME: u64 = 0x5;
+const DRM_CAP_TIMESTAMP_MONOTONIC: u64 = 0x6;
+
+fn main() {
+    igt::main(|t| {
+        t.subtest("node-is-accel", |_| {
+            let path = device_path();
+            let md = std::fs::metadata(&path).map_err(|e| igt::fail!("stat {}: {e}", path.display()))?;
+            igt::assert!(md.file_type().is_char_device());
+            igt::assert_eq!(libc::major(md.rdev()), gaudi::ACCEL_MAJOR);
+            let minor = libc::minor(md.rdev());
+            let sys = format!("/sys/class/accel/accel{minor}/device");
+            let pci = std::fs::read_link(&sys).map_err(|e| igt::fail!("{sys}: {e}"))?;
+            let pci = pci.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            // An accel device has neither a primary nor a render node.
+            let drm_dir = format!("/sys/bus/pci/devices/{pci}/drm");
+            igt::assert!(!std::path::Path::new(&drm_dir).exists(), "{drm_dir} exists");
+            Ok(())
+        });
+
+        t.subtest("version", |_| {
+            let f = open_raw().map_err(|e| igt::fail!("open: {e}"))?;
+            let v = gaudi::version(f.as_fd()).map_err(|e| igt::fail!("DRM_IOCTL_VERSION: {e}"))?;
+            igt::assert_eq!(v.name.as_str(), gaudi::DRIVER_NAME);
+            igt::assert!(!v.date.is_empty());
+            igt::assert!(!v.desc.is_empty());
+            Ok(())
+        });
+
+        t.subtest("get-cap", |_| {
+            let f = open_raw().map_err(|e| igt::fail!("open: {e}"))?;
+            let mut cap = DrmGetCap { capability: DRM_CAP_PRIME, value: 0 };
+            igt::assert_eq!(ioctl_errno(f.as_fd(), GET_CAP, &mut cap), 0);
+            igt::assert_eq!(cap.value, 3, "PRIME import and export");
+            let mut cap = DrmGetCap { capability: DRM_CAP_TIMESTAMP_MONOTONIC, value: 0 };
+            igt::assert_eq!(ioctl_errno(f.as_fd(), GET_CAP, &mut cap), 0);
+            igt::assert_eq!(cap.value, 1);
+            // Display capabilities do not exist on accel nodes.
+            let mut cap = DrmGetCap { capability: DRM_CAP_DUMB_BUFFER, value: 0 };
+            igt::assert_eq!(ioctl_errno(f.as_fd(), GET_CAP, &mut cap), libc::EOPNOTSUPP);
+            let mut cap = DrmGetCap { capability: u64::MAX, value: 0 };
+            igt::assert_eq!(ioctl_errno(f.as_fd(), GET_CAP, &mut cap), libc::EOPNOTSUPP);
+            Ok(())
+        });
+
+        t.subtest("no-dumb-buffers", |_| {
+            let f = open_raw().map_err(|e| igt::fail!("open: {e}"))?;
+            let mut d = DrmModeCreateDumb { height: 64, width: 64, bpp: 32, ..Default::default() };
+            igt::assert_eq!(ioctl_errno(f.as_fd(), MODE_CREATE_DUMB, &mut d), libc::ENOSYS);
+            igt::assert_eq!(d.handle, 0);
+            Ok(())
+        });
+
+        t.subtest("get-unique", |_| {
+            // drm_getunique() dereferences the master, which accel files do not have.
+            let f = open_raw().map_err(|e| igt::fail!("open: {e}"))?;
+            let mut buf = [0u8; 64];
+            let mut u = DrmUnique { unique_len: buf.len(), unique: buf.as_mut_ptr() as u64 };
+            igt::assert_eq!(ioctl_errno(f.as_fd(), GET_UNIQUE, &mut u), libc::EOPNOTSUPP);
+            let mut u = DrmUnique::default();
+            igt::assert_eq!(ioctl_errno(f.as_fd(), GET_UNIQUE, &mut u), libc::EOPNOTSUPP);
+            // The 32-bit layout of the request is filtered as well.
+            let mut u32_req = [0u32; 2];
+            let req = ioc(RW, DRM, 0x01, 8);
+            igt::assert_eq!(ioctl_errno(f.as_fd(), req, &mut u32_req), libc::EOPNOTSUPP);
+            Ok(())
+        });
+
+        t.subtest("get-magic", |_| {
+            let f = open_raw().map_err(|e| igt::fail!("open: {e}"))?;
+            let mut magic = 0u32;
+            igt::assert_eq!(ioctl_errno(f.as_fd(), GET_MAGIC, &mut magic), libc::EOPNOTSUPP);
+            Ok(())
+        });
+
+        t.subtest("auth-magic", |_| {
+            let f = open_raw().map_err(|e| igt::fail!("open: {e}"))?;
+            let mut magic = 1u32;
+            igt::assert_eq!(ioctl_errno(f.as_fd(), AUTH_MAGIC, &mut magic), libc::EACCES);
+            Ok(())
+        });
+
+        t.subtest("set-master", |_| {
+            // Root passes the permission check and finds no master to take.
+            let f = open_raw().map_err(|e| igt::fail!("open: {e}"))?;
+            let mut none = 0u8;
+            igt::assert_eq!(ioctl_errno(f.as_fd(), SET_MASTER, &mut none), libc::EINVAL);
+            igt::assert_eq!(ioctl_errno(f.as_fd(), DROP_MASTER, &mut none), libc::EINVAL);
+            Ok(())
+        });
+
+        t.subtest("unknown-ioctls", |_| {
+            let f = open_raw().map_err(|e| igt::fail!("open: {e}"))?;
+            let mut buf = [0u8; 256];
+            // Driver range past the last driver ioctl.
+            for nr in (uapi::DRM_COMMAND_BASE + 1)..0xa0 {
+                let req = ioc(RW, DRM, nr, 24);
+                igt::assert_eq!(ioctl_errno(f.as_fd(), req, &mut buf), libc::EINVAL, "nr {nr:#x}");
+            }
+            // Past the core table.
+            let req = ioc(RW, DRM, 0xff, 16);
+            igt::assert_eq!(ioctl_errno(f.as_fd(), req, &mut buf), libc::EINVAL);
+            // Not a DRM request at all, including the numbers of filtered requests.
+            for nr in [0x00, 0x01, 0x02, 0x40] {
+                let req = ioc(RW, u32::from(b'x'), nr, 16);
+                igt::assert_eq!(ioctl_errno(f.as_fd(), req, &mut buf), libc::ENOTTY, "nr {nr:#x}");
+            }
+            Ok(())
+        });
+
+        t.subtest("many-clients", |_| {
+            let mut files = Vec::new();
+            for _ in 0..256 {
+                files.push(open_raw().map_err(|e| igt::fail!("open: {e}"))?);
+            }
+            for f in &files {
+                igt::assert!(gaudi::version(f.as_fd()).is_ok());
+            }
+            Ok(())
+        });
+    })
+}
