@@ -9,7 +9,7 @@
 IGT=/usr/libexec/igt-gpu-tools
 ROOT=/tmp/igt-root
 mkdir -p "$ROOT"
-tests="core_getversion core_getclient"
+tests="core_getversion core_getclient syncobj_basic syncobj_wait syncobj_timeline syncobj_eventfd"
 for t in $tests; do
 	ln -sf "$IGT/$t" "$ROOT/$t"
 done

@@ -337,6 +337,8 @@ impl drm::Driver for GaudiDriver {
 
     const INFO: drm::DriverInfo = INFO;
     const FEAT_COMPUTE_ACCEL: bool = true;
+    const FEAT_SYNCOBJ: bool = true;
+    const FEAT_SYNCOBJ_TIMELINE: bool = true;
 
     kernel::declare_drm_ioctls! {
         (GAUDI_QUERY, drm_gaudi_query, 0, FileData::query),
