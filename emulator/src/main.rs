@@ -4,10 +4,11 @@
 //!
 //! ```text
 //! gaudi-emu --guest-ram PATH --device SOCKET [--device SOCKET ...]
-//!           [--shm-size BYTES] [--vectors N]
+//!           [--shm-size BYTES] [--vectors N] [--ram-size BYTES]
 //! ```
 //!
-//! Prints `gaudi-emu: ready` on stdout once every socket listens; exits on SIGINT or SIGTERM.
+//! Prints `gaudi-emu: ready` on stdout once every socket listens, logs to stderr, and exits
+//! with status 0 on SIGINT or SIGTERM after removing its sockets.
 
 use std::{
     io::Write,
@@ -17,6 +18,22 @@ use std::{
 };
 
 use gaudi_emu::server::{Config, Server};
+
+const USAGE: &str = "\
+usage: gaudi-emu --guest-ram PATH --device SOCKET [--device SOCKET ...]
+                 [--shm-size BYTES] [--vectors N] [--ram-size BYTES]
+
+Serves one QEMU ivshmem-doorbell device per --device socket (the n-th socket is
+device instance n) and emulates a Gaudi-class accelerator behind each.
+
+  --guest-ram PATH   QEMU's guest RAM file (memory-backend-file,share=on); it
+                     may appear later; DMA addresses are offsets in it
+  --device SOCKET    unix socket to listen on, for -chardev socket,path=SOCKET
+  --shm-size BYTES   shared region (BAR2) per device, a power of two above
+                     1 MiB (default 64M; suffixes K, M, G)
+  --vectors N        doorbell/MSI-X vectors per device, 1..256 (default 4);
+                     QEMU's vectors= property must be at least N
+  --ram-size BYTES   bound DMA to this much guest RAM (default: file size)";
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -34,9 +51,22 @@ fn parse_size(s: &str) -> Option<usize> {
     num.parse::<usize>().ok()?.checked_mul(mul)
 }
 
-fn parse_args() -> Result<Config, String> {
-    let mut cfg = Config { guest_ram: PathBuf::new(), sockets: Vec::new(), shm_size: 64 << 20, vectors: 4 };
-    let mut args = std::env::args().skip(1);
+/// What the command line asks for.
+#[derive(Debug)]
+enum Cmd {
+    Run(Config),
+    Help,
+}
+
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Cmd, String> {
+    let mut cfg = Config {
+        guest_ram: PathBuf::new(),
+        ram_size: None,
+        sockets: Vec::new(),
+        shm_size: 64 << 20,
+        vectors: 4,
+    };
+    let mut args = args.into_iter();
     while let Some(a) = args.next() {
         let mut val = || args.next().ok_or(format!("{a} needs a value"));
         match a.as_str() {
@@ -44,32 +74,55 @@ fn parse_args() -> Result<Config, String> {
             "--device" => cfg.sockets.push(PathBuf::from(val()?)),
             "--shm-size" => cfg.shm_size = parse_size(&val()?).ok_or("bad --shm-size")?,
             "--vectors" => cfg.vectors = val()?.parse().map_err(|_| "bad --vectors")?,
+            "--ram-size" => {
+                let size = parse_size(&val()?).ok_or("bad --ram-size")?;
+                cfg.ram_size = Some(size as u64);
+            }
+            "-h" | "--help" => return Ok(Cmd::Help),
             _ => return Err(format!("unknown argument {a}")),
         }
     }
-    if cfg.guest_ram.as_os_str().is_empty() || cfg.sockets.is_empty() {
-        return Err("usage: gaudi-emu --guest-ram PATH --device SOCKET [--device SOCKET ...] [--shm-size BYTES] [--vectors N]".into());
+    if cfg.guest_ram.as_os_str().is_empty() {
+        return Err("--guest-ram is required".into());
     }
+    if cfg.sockets.is_empty() {
+        return Err("at least one --device is required".into());
+    }
+    // QEMU maps the region as a PCI BAR, whose size must be a power of two.
     if cfg.shm_size <= 1 << 20 || !cfg.shm_size.is_power_of_two() {
         return Err("--shm-size must be a power of two above 1 MiB".into());
     }
-    if cfg.vectors == 0 || cfg.vectors > 64 {
-        return Err("--vectors must be 1..64".into());
+    // QEMU's Doorbell register carries an 8-bit vector.
+    if !(1..=256).contains(&cfg.vectors) {
+        return Err("--vectors must be 1..256".into());
     }
-    Ok(cfg)
+    if cfg.ram_size == Some(0) {
+        return Err("--ram-size must not be 0".into());
+    }
+    Ok(Cmd::Run(cfg))
 }
 
 fn main() -> ExitCode {
-    let cfg = match parse_args() {
-        Ok(c) => c,
+    let cfg = match parse_args(std::env::args().skip(1)) {
+        Ok(Cmd::Run(c)) => c,
+        Ok(Cmd::Help) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
-            eprintln!("gaudi-emu: {e}");
+            eprintln!("gaudi-emu: {e}\n{USAGE}");
             return ExitCode::from(2);
         }
     };
     for sig in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: The handler only stores to an atomic, which is async-signal-safe.
-        unsafe { libc::signal(sig, on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t) };
+        // SAFETY: An all-zero sigaction is valid; the handler only stores to an atomic,
+        // which is async-signal-safe. No SA_RESTART: poll() returns EINTR at once.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
     }
     let mut server = match Server::new(&cfg) {
         Ok(s) => s,
@@ -78,10 +131,22 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    eprintln!(
+        "gaudi-emu: {} device(s), {} MiB shared each, {} vectors, guest RAM {}",
+        cfg.sockets.len(),
+        cfg.shm_size >> 20,
+        cfg.vectors,
+        cfg.guest_ram.display()
+    );
     println!("gaudi-emu: ready");
     let _ = std::io::stdout().flush();
-    match server.run(&STOP) {
-        Ok(()) => ExitCode::SUCCESS,
+    let res = server.run(&STOP);
+    drop(server);
+    match res {
+        Ok(()) => {
+            eprintln!("gaudi-emu: stopped");
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("gaudi-emu: {e}");
             ExitCode::FAILURE
@@ -91,7 +156,11 @@ fn main() -> ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_size;
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cmd, String> {
+        parse_args(args.iter().map(|s| s.to_string()))
+    }
 
     #[test]
     fn sizes() {
@@ -99,6 +168,51 @@ mod tests {
         assert_eq!(parse_size("4096"), Some(4096));
         assert_eq!(parse_size("2G"), Some(2 << 30));
         assert_eq!(parse_size("x"), None);
+        assert_eq!(parse_size(""), None);
+        assert_eq!(parse_size("M"), None);
         assert_eq!(parse_size("99999999999999999999G"), None);
+    }
+
+    #[test]
+    fn command_line() {
+        let Ok(Cmd::Run(c)) = parse(&["--guest-ram", "r", "--device", "a", "--device", "b"]) else {
+            panic!("valid command line refused");
+        };
+        assert_eq!(c.sockets, [PathBuf::from("a"), PathBuf::from("b")]);
+        assert_eq!((c.shm_size, c.vectors, c.ram_size), (64 << 20, 4, None));
+
+        let Ok(Cmd::Run(c)) = parse(&[
+            "--guest-ram",
+            "r",
+            "--device",
+            "a",
+            "--shm-size",
+            "4M",
+            "--vectors",
+            "8",
+            "--ram-size",
+            "2G",
+        ]) else {
+            panic!("valid command line refused");
+        };
+        assert_eq!(
+            (c.shm_size, c.vectors, c.ram_size),
+            (4 << 20, 8, Some(2 << 30))
+        );
+
+        assert!(matches!(parse(&["--help"]), Ok(Cmd::Help)));
+        for bad in [
+            &["--device", "a"][..],
+            &["--guest-ram", "r"],
+            &["--guest-ram", "r", "--device"],
+            &["--guest-ram", "r", "--device", "a", "--shm-size", "3M"],
+            &["--guest-ram", "r", "--device", "a", "--shm-size", "1M"],
+            &["--guest-ram", "r", "--device", "a", "--vectors", "0"],
+            &["--guest-ram", "r", "--device", "a", "--vectors", "257"],
+            &["--guest-ram", "r", "--device", "a", "--ram-size", "0"],
+            &["--guest-ram", "r", "--device", "a", "--bogus"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} accepted");
+        }
     }
 }

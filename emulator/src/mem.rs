@@ -2,51 +2,69 @@
 
 //! Shared memory: the device's region (register file and device memory) and guest RAM.
 //!
-//! Both are mapped `MAP_SHARED` and written concurrently by the guest, so every access is a
-//! volatile or atomic access through a raw pointer; nothing hands out Rust references to the
-//! memory.
+//! Both are mapped `MAP_SHARED` and written concurrently by the guest, so every access goes
+//! through a raw pointer with an atomic (registers) or volatile (DMA) operation; nothing hands
+//! out Rust references to the memory. Ordering against the guest is the caller's business:
+//! the device issues an acquire fence after it consumed a doorbell and a release fence before
+//! it publishes a status and raises an interrupt (see `device.rs`).
 
 use std::{
     fs::OpenOptions,
     io,
     os::fd::{AsRawFd, FromRawFd, OwnedFd},
+    os::unix::fs::MetadataExt,
     path::{Path, PathBuf},
     ptr::NonNull,
     sync::atomic::{AtomicU32, Ordering},
 };
 
-/// A shared mapping of a file descriptor.
+fn efault() -> io::Error {
+    io::Error::from_raw_os_error(libc::EFAULT)
+}
+
+/// A shared mapping of a file descriptor or of anonymous memory.
 pub struct Mapping {
     ptr: NonNull<u8>,
     len: usize,
 }
 
-// SAFETY: The mapping is plain shared memory; all accesses go through volatile/atomic
-// operations, so it may be used from any thread.
+// SAFETY: The mapping is plain shared memory; all accesses go through volatile or atomic
+// operations on raw pointers, so it may be used from any thread.
 unsafe impl Send for Mapping {}
 
 impl Mapping {
-    /// Maps `len` bytes of `fd` read-write and shared.
-    pub fn new(fd: &impl AsRawFd, len: usize) -> io::Result<Self> {
+    fn map(fd: libc::c_int, len: usize, flags: libc::c_int) -> io::Result<Self> {
         if len == 0 {
             return Err(io::Error::from_raw_os_error(libc::EINVAL));
         }
-        // SAFETY: Mapping a file descriptor we own at an address the kernel chooses.
+        // SAFETY: Creates a new mapping at an address the kernel chooses; no existing memory
+        // is affected.
         let ptr = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
                 len,
                 libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd.as_raw_fd(),
+                flags,
+                fd,
                 0,
             )
         };
         if ptr == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        let ptr = NonNull::new(ptr.cast()).ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))?;
+        let ptr =
+            NonNull::new(ptr.cast()).ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))?;
         Ok(Self { ptr, len })
+    }
+
+    /// Maps the first `len` bytes of `fd` read-write and shared.
+    pub fn new(fd: &impl AsRawFd, len: usize) -> io::Result<Self> {
+        Self::map(fd.as_raw_fd(), len, libc::MAP_SHARED)
+    }
+
+    /// Maps `len` bytes of zeroed anonymous memory (a plain buffer, for tests).
+    pub fn anonymous(len: usize) -> io::Result<Self> {
+        Self::map(-1, len, libc::MAP_SHARED | libc::MAP_ANONYMOUS)
     }
 
     /// Length of the mapping.
@@ -54,70 +72,81 @@ impl Mapping {
         self.len
     }
 
-    fn check(&self, off: usize, size: usize) -> io::Result<*mut u8> {
+    /// Whether the mapping is empty (never: empty mappings are refused).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Pointer to `size` bytes at `off`, if they lie inside the mapping.
+    fn at(&self, off: usize, size: usize) -> Option<*mut u8> {
         match off.checked_add(size) {
-            Some(end) if end <= self.len => {
-                // SAFETY: `off + size <= len`, so the result stays inside the mapping.
-                Ok(unsafe { self.ptr.as_ptr().add(off) })
-            }
-            _ => Err(io::Error::from_raw_os_error(libc::EFAULT)),
+            // SAFETY: `off + size <= len`, so the result stays inside the mapping.
+            Some(end) if end <= self.len => Some(unsafe { self.ptr.as_ptr().add(off) }),
+            _ => None,
         }
     }
 
-    /// Reads a little-endian `u32` at `off`.
+    /// The 32-bit word at `off`, if it is in bounds and aligned.
+    fn word(&self, off: usize) -> Option<&AtomicU32> {
+        if off % 4 != 0 {
+            return None;
+        }
+        let p = self.at(off, 4)?;
+        // SAFETY: `p` is in bounds and 4-byte aligned (the mapping is page-aligned), and it
+        // stays valid as long as `self`. The memory is only ever accessed through atomic or
+        // volatile operations.
+        Some(unsafe { AtomicU32::from_ptr(p.cast()) })
+    }
+
+    /// Reads the little-endian `u32` at `off`; 0 if out of bounds or misaligned.
     pub fn read32(&self, off: usize) -> u32 {
-        match self.check(off, 4) {
-            // SAFETY: In bounds; register offsets are 4-byte aligned.
-            Ok(p) => u32::from_le(unsafe { std::ptr::read_volatile(p.cast::<u32>()) }),
-            Err(_) => 0,
-        }
+        self.word(off)
+            .map_or(0, |w| u32::from_le(w.load(Ordering::Relaxed)))
     }
 
-    /// Writes a little-endian `u32` at `off`.
+    /// Writes the little-endian `u32` at `off`; ignored if out of bounds or misaligned.
     pub fn write32(&self, off: usize, value: u32) {
-        if let Ok(p) = self.check(off, 4) {
-            // SAFETY: In bounds and 4-byte aligned.
-            unsafe { std::ptr::write_volatile(p.cast::<u32>(), value.to_le()) }
+        if let Some(w) = self.word(off) {
+            w.store(value.to_le(), Ordering::Relaxed);
         }
     }
 
-    /// Reads a little-endian `u64` at `off` as two 32-bit halves, low first, the way the
-    /// driver writes it.
-    pub fn read64(&self, off: usize) -> u64 {
-        u64::from(self.read32(off)) | (u64::from(self.read32(off + 4)) << 32)
+    /// Atomically adds `n` to the little-endian `u32` at `off` (wrapping).
+    pub fn add32(&self, off: usize, n: u32) {
+        if let Some(w) = self.word(off) {
+            let _ = w.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some(u32::from_le(v).wrapping_add(n).to_le())
+            });
+        }
     }
 
-    /// Writes a little-endian `u64` at `off` as two 32-bit halves.
+    /// Reads the little-endian `u64` at `off` as two 32-bit halves, low first (the driver
+    /// may write it that way; the device reads it only after a doorbell).
+    pub fn read64(&self, off: usize) -> u64 {
+        u64::from(self.read32(off)) | (u64::from(self.read32(off.wrapping_add(4))) << 32)
+    }
+
+    /// Writes the little-endian `u64` at `off` as two 32-bit halves, low first.
     pub fn write64(&self, off: usize, value: u64) {
         self.write32(off, value as u32);
-        self.write32(off + 4, (value >> 32) as u32);
+        self.write32(off.wrapping_add(4), (value >> 32) as u32);
     }
 
-    /// Atomically increments the `u32` at `off`.
-    pub fn inc32(&self, off: usize) {
-        if let Ok(p) = self.check(off, 4) {
-            // SAFETY: In bounds and 4-byte aligned; the memory is only ever accessed with
-            // volatile or atomic operations.
-            let a = unsafe { AtomicU32::from_ptr(p.cast::<u32>()) };
-            a.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
-    /// Copies `data` to `off` (a device DMA write).
+    /// Copies `data` to `off`; `EFAULT` if the range is outside the mapping.
     pub fn write_bytes(&self, off: usize, data: &[u8]) -> io::Result<()> {
-        let p = self.check(off, data.len())?;
+        let p = self.at(off, data.len()).ok_or_else(efault)?;
         for (i, b) in data.iter().enumerate() {
-            // SAFETY: `off + data.len()` is in bounds.
+            // SAFETY: `off + data.len() <= len`.
             unsafe { std::ptr::write_volatile(p.add(i), *b) }
         }
         Ok(())
     }
 
-    /// Copies `out.len()` bytes from `off` (a device DMA read).
+    /// Copies `out.len()` bytes from `off`; `EFAULT` if the range is outside the mapping.
     pub fn read_bytes(&self, off: usize, out: &mut [u8]) -> io::Result<()> {
-        let p = self.check(off, out.len())?;
+        let p = self.at(off, out.len()).ok_or_else(efault)?;
         for (i, b) in out.iter_mut().enumerate() {
-            // SAFETY: `off + out.len()` is in bounds.
+            // SAFETY: `off + out.len() <= len`.
             *b = unsafe { std::ptr::read_volatile(p.add(i)) };
         }
         Ok(())
@@ -126,60 +155,265 @@ impl Mapping {
 
 impl Drop for Mapping {
     fn drop(&mut self) {
-        // SAFETY: `ptr` and `len` describe a mapping created by `new`.
+        // SAFETY: `ptr` and `len` describe a mapping created by `map` and not used after this.
         unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
     }
 }
 
-/// Creates an anonymous shared-memory file of `len` bytes.
+/// Creates the anonymous shared-memory file of a device, `len` bytes, sealed against
+/// resizing so that a client cannot shrink it under the emulator's mapping.
 pub fn memfd(name: &str, len: usize) -> io::Result<OwnedFd> {
-    let cname = std::ffi::CString::new(name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let cname =
+        std::ffi::CString::new(name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: `cname` is a valid C string.
-    let fd = unsafe { libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC) };
+    let fd =
+        unsafe { libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
-    // SAFETY: `fd` is a new descriptor that we own.
+    // SAFETY: `fd` is a new descriptor that nothing else owns.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    // SAFETY: `fd` is valid.
-    if unsafe { libc::ftruncate(fd.as_raw_fd(), len as libc::off_t) } < 0 {
+    let len = libc::off_t::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: `fd` is a valid descriptor.
+    if unsafe { libc::ftruncate(fd.as_raw_fd(), len) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL;
+    // SAFETY: `fd` is a valid memfd created with MFD_ALLOW_SEALING.
+    if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals) } < 0 {
         return Err(io::Error::last_os_error());
     }
     Ok(fd)
 }
 
+/// Something the device can DMA to and from: guest RAM, or a plain buffer in tests.
+pub trait Dma {
+    /// Writes `data` at guest physical address `addr`; `EFAULT` (or the cause) on failure.
+    fn dma_write(&mut self, addr: u64, data: &[u8]) -> io::Result<()>;
+    /// Reads `out.len()` bytes at guest physical address `addr`.
+    fn dma_read(&mut self, addr: u64, out: &mut [u8]) -> io::Result<()>;
+}
+
+/// A plain buffer as guest RAM starting at guest physical address 0.
+impl Dma for [u8] {
+    fn dma_write(&mut self, addr: u64, data: &[u8]) -> io::Result<()> {
+        let start = usize::try_from(addr).map_err(|_| efault())?;
+        let end = start.checked_add(data.len()).ok_or_else(efault)?;
+        self.get_mut(start..end)
+            .ok_or_else(efault)?
+            .copy_from_slice(data);
+        Ok(())
+    }
+
+    fn dma_read(&mut self, addr: u64, out: &mut [u8]) -> io::Result<()> {
+        let start = usize::try_from(addr).map_err(|_| efault())?;
+        let end = start.checked_add(out.len()).ok_or_else(efault)?;
+        out.copy_from_slice(self.get(start..end).ok_or_else(efault)?);
+        Ok(())
+    }
+}
+
+/// Identity of the mapped file: a replaced or resized file is mapped again.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct FileId {
+    dev: u64,
+    ino: u64,
+    len: u64,
+}
+
+impl FileId {
+    fn of(m: &std::fs::Metadata) -> Self {
+        Self {
+            dev: m.dev(),
+            ino: m.ino(),
+            len: m.len(),
+        }
+    }
+}
+
 /// Guest RAM as QEMU's shared memory backend file, mapped on first use.
 ///
-/// Guest physical addresses equal file offsets (guest RAM must lie below the PCI hole).
+/// Guest physical addresses equal file offsets (guest RAM must lie below the PCI hole). The
+/// file may be created or resized after the emulator starts; it is looked up on every DMA and
+/// mapped again when it changed. DMA is bounded by the file size and by the optional limit
+/// (`--ram-size`).
 pub struct GuestRam {
     path: PathBuf,
-    map: Option<Mapping>,
+    limit: Option<u64>,
+    map: Option<(FileId, Mapping)>,
+    /// Whether the last lookup failed (logs once per failure streak).
+    failing: bool,
 }
 
 impl GuestRam {
-    /// Guest RAM backed by the file at `path`, which may not exist yet.
-    pub fn new(path: &Path) -> Self {
-        Self { path: path.to_path_buf(), map: None }
+    /// Guest RAM backed by the file at `path`, which may not exist yet, of at most `limit`
+    /// bytes if given.
+    pub fn new(path: &Path, limit: Option<u64>) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            limit,
+            map: None,
+            failing: false,
+        }
+    }
+
+    /// Forgets the current mapping (a new QEMU may use a new file).
+    pub fn invalidate(&mut self) {
+        self.map = None;
+    }
+
+    /// Size of guest RAM as DMA sees it, if the file can be mapped.
+    pub fn size(&mut self) -> io::Result<usize> {
+        self.mapping().map(Mapping::len)
+    }
+
+    fn lookup(&mut self) -> io::Result<()> {
+        let id = FileId::of(&std::fs::metadata(&self.path)?);
+        if self.map.as_ref().map(|(cur, _)| *cur) == Some(id) {
+            return Ok(());
+        }
+        self.map = None;
+        let file = OpenOptions::new().read(true).write(true).open(&self.path)?;
+        let id = FileId::of(&file.metadata()?);
+        let len = self.limit.map_or(id.len, |l| l.min(id.len));
+        let len = usize::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
+        if len == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "guest RAM file is empty",
+            ));
+        }
+        self.map = Some((id, Mapping::new(&file, len)?));
+        eprintln!(
+            "gaudi-emu: mapped guest RAM {} ({len:#x} bytes)",
+            self.path.display()
+        );
+        Ok(())
     }
 
     fn mapping(&mut self) -> io::Result<&Mapping> {
-        let len = std::fs::metadata(&self.path)?.len() as usize;
-        if self.map.as_ref().map(Mapping::len) != Some(len) {
-            let file = OpenOptions::new().read(true).write(true).open(&self.path)?;
-            self.map = Some(Mapping::new(&file, len)?);
+        match self.lookup() {
+            Ok(()) => self.failing = false,
+            Err(e) => {
+                if !self.failing {
+                    eprintln!("gaudi-emu: guest RAM {}: {e}", self.path.display());
+                }
+                self.failing = true;
+                return Err(e);
+            }
         }
-        self.map.as_ref().ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))
+        self.map.as_ref().map(|(_, m)| m).ok_or_else(efault)
     }
+}
 
-    /// DMA write of `data` to guest physical address `addr`.
-    pub fn write(&mut self, addr: u64, data: &[u8]) -> io::Result<()> {
-        let off = usize::try_from(addr).map_err(|_| io::Error::from_raw_os_error(libc::EFAULT))?;
+impl Dma for GuestRam {
+    fn dma_write(&mut self, addr: u64, data: &[u8]) -> io::Result<()> {
+        let off = usize::try_from(addr).map_err(|_| efault())?;
         self.mapping()?.write_bytes(off, data)
     }
 
-    /// DMA read from guest physical address `addr`.
-    pub fn read(&mut self, addr: u64, out: &mut [u8]) -> io::Result<()> {
-        let off = usize::try_from(addr).map_err(|_| io::Error::from_raw_os_error(libc::EFAULT))?;
+    fn dma_read(&mut self, addr: u64, out: &mut [u8]) -> io::Result<()> {
+        let off = usize::try_from(addr).map_err(|_| efault())?;
         self.mapping()?.read_bytes(off, out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registers_are_little_endian_and_bounded() {
+        let m = Mapping::anonymous(4096).unwrap();
+        m.write64(8, 0x1122_3344_5566_7788);
+        let mut b = [0u8; 8];
+        m.read_bytes(8, &mut b).unwrap();
+        assert_eq!(b, 0x1122_3344_5566_7788u64.to_le_bytes());
+        assert_eq!(m.read32(12), 0x1122_3344);
+        // Out of bounds or misaligned accesses read 0 and write nothing.
+        assert_eq!(m.read32(4096), 0);
+        assert_eq!(m.read32(4094), 0);
+        assert_eq!(m.read32(9), 0);
+        m.write32(4096, 1);
+        m.write32(usize::MAX - 1, 1);
+        assert_eq!(m.read64(usize::MAX - 3), 0);
+        assert!(m.write_bytes(4090, &[0; 8]).is_err());
+        assert!(m.write_bytes(usize::MAX, &[0; 2]).is_err());
+        m.write32(16, u32::MAX);
+        m.add32(16, 2);
+        assert_eq!(m.read32(16), 1);
+    }
+
+    #[test]
+    fn memfd_is_sealed_against_resizing() {
+        let fd = memfd("gaudi-emu-test", 1 << 16).unwrap();
+        // SAFETY: Plain syscalls on a valid fd.
+        unsafe {
+            assert!(libc::ftruncate(fd.as_raw_fd(), 4096) < 0);
+            assert!(libc::ftruncate(fd.as_raw_fd(), 1 << 20) < 0);
+            let mut st: libc::stat = std::mem::zeroed();
+            assert_eq!(libc::fstat(fd.as_raw_fd(), &mut st), 0);
+            assert_eq!(st.st_size, 1 << 16);
+        }
+        let m = Mapping::new(&fd, 1 << 16).unwrap();
+        m.write32(0, 5);
+        assert_eq!(m.read32(0), 5);
+    }
+
+    #[test]
+    fn plain_buffer_dma_is_bounded() {
+        let mut backing = [0u8; 64];
+        let buf = &mut backing[..];
+        buf.dma_write(56, &[1; 8]).unwrap();
+        assert_eq!(buf[56..], [1; 8]);
+        assert!(buf.dma_write(57, &[1; 8]).is_err());
+        assert!(buf.dma_write(u64::MAX, &[1; 8]).is_err());
+        let mut out = [0u8; 8];
+        buf.dma_read(56, &mut out).unwrap();
+        assert_eq!(out, [1; 8]);
+    }
+
+    fn temp_path(tag: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("gaudi-emu-mem-{}-{tag}", std::process::id()))
+    }
+
+    #[test]
+    fn guest_ram_appears_late_and_is_remapped_when_replaced() {
+        let path = temp_path("late");
+        let _ = std::fs::remove_file(&path);
+        let mut ram = GuestRam::new(&path, None);
+        assert!(ram.dma_write(0, &[1]).is_err(), "no file yet");
+
+        std::fs::File::create(&path).unwrap().set_len(4096).unwrap();
+        ram.dma_write(4088, &[7; 8]).unwrap();
+        assert!(ram.dma_write(4089, &[7; 8]).is_err());
+        assert_eq!(std::fs::read(&path).unwrap()[4088..], [7; 8]);
+
+        // Grown in place: the new size is seen.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(8192)
+            .unwrap();
+        ram.dma_write(8184, &[8; 8]).unwrap();
+
+        // Replaced by a new file of the same size: the new file is written.
+        std::fs::remove_file(&path).unwrap();
+        std::fs::File::create(&path).unwrap().set_len(8192).unwrap();
+        ram.dma_write(0, &[9; 8]).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap()[..8], [9; 8]);
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn guest_ram_limit() {
+        let path = temp_path("limit");
+        std::fs::File::create(&path).unwrap().set_len(8192).unwrap();
+        let mut ram = GuestRam::new(&path, Some(4096));
+        assert_eq!(ram.size().unwrap(), 4096);
+        ram.dma_write(4088, &[1; 8]).unwrap();
+        assert!(ram.dma_write(4096, &[1; 8]).is_err());
+        std::fs::remove_file(&path).unwrap();
     }
 }

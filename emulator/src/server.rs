@@ -1,68 +1,142 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 
 //! The event loop: one listening socket per device, doorbell eventfds, client hang-ups.
+//!
+//! Single-threaded: one `poll` over every listener, every attached client's socket (readable
+//! means hang-up: QEMU never sends anything) and every doorbell eventfd.
 
 use std::{
     io,
     os::fd::AsRawFd,
-    os::unix::net::UnixListener,
+    os::unix::fs::{FileTypeExt, MetadataExt},
+    os::unix::net::{UnixListener, UnixStream},
     path::{Path, PathBuf},
     sync::atomic::{AtomicBool, Ordering},
+    time::Duration,
 };
 
 use crate::{device::Device, ivshmem, mem::GuestRam};
 
 /// Configuration of a server.
+#[derive(Clone, Debug)]
 pub struct Config {
+    /// QEMU's guest RAM backend file (`memory-backend-file,mem-path=...,share=on`).
     pub guest_ram: PathBuf,
+    /// Guest RAM size, if DMA is to be bounded below the file size.
+    pub ram_size: Option<u64>,
+    /// One listening socket per device; the index is the device's `INSTANCE`.
     pub sockets: Vec<PathBuf>,
+    /// Size of each device's shared region (BAR2).
     pub shm_size: usize,
+    /// Doorbell and interrupt vectors per device.
     pub vectors: usize,
+}
+
+/// A bound listening socket, removed again on drop if it is still ours.
+struct Listener {
+    sock: UnixListener,
+    path: PathBuf,
+    id: (u64, u64),
+}
+
+impl Listener {
+    fn bind(path: &Path) -> io::Result<Self> {
+        let ctx = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
+        match std::fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_socket() => {
+                if UnixStream::connect(path).is_ok() {
+                    return Err(ctx(io::Error::new(
+                        io::ErrorKind::AddrInUse,
+                        "a server is already listening there",
+                    )));
+                }
+                // A stale socket of a previous run.
+                std::fs::remove_file(path).map_err(ctx)?;
+            }
+            Ok(_) => {
+                return Err(ctx(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    "exists and is not a socket",
+                )))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(ctx(e)),
+        }
+        let sock = UnixListener::bind(path).map_err(ctx)?;
+        let m = std::fs::symlink_metadata(path).map_err(ctx)?;
+        let l = Self {
+            sock,
+            path: path.to_path_buf(),
+            id: (m.dev(), m.ino()),
+        };
+        l.sock.set_nonblocking(true).map_err(ctx)?;
+        Ok(l)
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        if let Ok(m) = std::fs::symlink_metadata(&self.path) {
+            if (m.dev(), m.ino()) == self.id {
+                let _ = std::fs::remove_file(&self.path);
+            }
+        }
+    }
 }
 
 /// The emulator: devices and their sockets.
 pub struct Server {
     devices: Vec<Device>,
-    listeners: Vec<UnixListener>,
-    paths: Vec<PathBuf>,
+    listeners: Vec<Listener>,
     ram: GuestRam,
 }
 
 /// What a poll entry refers to.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 enum Source {
     Listener(usize),
     Client(usize),
     Doorbell(usize, usize),
 }
 
+/// How long the handshake may block on a client that does not read.
+const SEND_TIMEOUT: Duration = Duration::from_secs(2);
+/// Poll timeout, which bounds how late a stop request is seen.
+const POLL_MS: libc::c_int = 200;
+
 impl Server {
-    /// Creates the devices and binds their sockets.
+    /// Creates the devices and binds their sockets. On error, sockets bound so far are
+    /// removed again.
     pub fn new(cfg: &Config) -> io::Result<Self> {
         let mut devices = Vec::new();
         let mut listeners = Vec::new();
         for (i, path) in cfg.sockets.iter().enumerate() {
-            devices.push(Device::new(i as u32, cfg.shm_size, cfg.vectors)?);
-            let _ = std::fs::remove_file(path);
-            let l = UnixListener::bind(path)?;
-            l.set_nonblocking(true)?;
-            listeners.push(l);
+            let instance =
+                u32::try_from(i).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+            devices.push(Device::new(instance, cfg.shm_size, cfg.vectors)?);
+            listeners.push(Listener::bind(path)?);
         }
         Ok(Self {
             devices,
             listeners,
-            paths: cfg.sockets.clone(),
-            ram: GuestRam::new(&cfg.guest_ram),
+            ram: GuestRam::new(&cfg.guest_ram, cfg.ram_size),
         })
     }
 
-    /// Runs until `stop` is set.
+    /// Paths of the listening sockets, in device order.
+    pub fn socket_paths(&self) -> Vec<&Path> {
+        self.listeners.iter().map(|l| l.path.as_path()).collect()
+    }
+
+    /// Runs until `stop` is set (checked at least every 200 ms and after every signal).
     pub fn run(&mut self, stop: &AtomicBool) -> io::Result<()> {
+        let mut fds = Vec::new();
+        let mut srcs = Vec::new();
         while !stop.load(Ordering::Relaxed) {
-            let mut fds = Vec::new();
-            let mut srcs = Vec::new();
+            fds.clear();
+            srcs.clear();
             for (i, l) in self.listeners.iter().enumerate() {
-                fds.push(pollfd(l.as_raw_fd()));
+                fds.push(pollfd(l.sock.as_raw_fd()));
                 srcs.push(Source::Listener(i));
             }
             for (i, d) in self.devices.iter().enumerate() {
@@ -76,7 +150,7 @@ impl Server {
                 }
             }
             // SAFETY: `fds` is a valid array of `fds.len()` pollfds.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 200) };
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, POLL_MS) };
             if n < 0 {
                 let e = io::Error::last_os_error();
                 if e.kind() == io::ErrorKind::Interrupted {
@@ -84,14 +158,19 @@ impl Server {
                 }
                 return Err(e);
             }
-            for (pfd, src) in fds.iter().zip(srcs) {
-                if pfd.revents == 0 {
-                    continue;
-                }
-                match src {
-                    Source::Listener(i) => self.accept(i),
-                    Source::Client(i) => self.client_event(i),
-                    Source::Doorbell(i, v) => self.doorbell(i, v),
+            // Doorbells first, then hang-ups, then new clients: a doorbell rung just before
+            // a client went away is still served, and indices stay valid.
+            for pass in 0..3 {
+                for (pfd, src) in fds.iter().zip(&srcs) {
+                    if pfd.revents == 0 {
+                        continue;
+                    }
+                    match (pass, *src) {
+                        (0, Source::Doorbell(i, v)) => self.doorbell(i, v),
+                        (1, Source::Client(i)) => self.client_event(i),
+                        (2, Source::Listener(i)) => self.accept(i),
+                        _ => {}
+                    }
                 }
             }
         }
@@ -99,7 +178,7 @@ impl Server {
     }
 
     fn accept(&mut self, i: usize) {
-        let sock = match self.listeners[i].accept() {
+        let sock = match self.listeners[i].sock.accept() {
             Ok((s, _)) => s,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
             Err(e) => {
@@ -109,11 +188,21 @@ impl Server {
         };
         let dev = &mut self.devices[i];
         if dev.client.is_some() {
-            eprintln!("gaudi-emu{i}: refusing a second client");
+            eprintln!("gaudi-emu{i}: refusing a second client while one is attached");
             return;
         }
+        if let Err(e) = sock.set_write_timeout(Some(SEND_TIMEOUT)) {
+            eprintln!("gaudi-emu{i}: {e}");
+            return;
+        }
+        // A new QEMU may come with a new guest RAM file.
+        self.ram.invalidate();
         match dev.attach(sock) {
-            Ok(()) => eprintln!("gaudi-emu{i}: client attached"),
+            Ok(()) => eprintln!(
+                "gaudi-emu{i}: client attached ({} vectors, {} MiB shared)",
+                dev.vectors,
+                dev.shm.len() >> 20
+            ),
             Err(e) => {
                 eprintln!("gaudi-emu{i}: handshake failed: {e}");
                 dev.detach();
@@ -122,22 +211,48 @@ impl Server {
     }
 
     fn client_event(&mut self, i: usize) {
-        // The client never sends anything after the handshake: readable means hang-up.
         let dev = &mut self.devices[i];
-        let mut buf = [0u8; 64];
-        let n = dev.client.as_ref().map_or(0, |c| {
-            // SAFETY: Reading into a valid buffer.
-            unsafe { libc::recv(c.sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) }
-        });
-        if n <= 0 {
-            eprintln!("gaudi-emu{i}: client detached");
-            dev.detach();
+        let Some(c) = dev.client.as_ref() else {
+            return;
+        };
+        // QEMU never sends anything after connecting: readable means hang-up. Anything else
+        // is read and dropped (with any fds it carries: no control buffer is given).
+        let mut buf = [0u8; 4096];
+        // SAFETY: Reading into a valid buffer.
+        let n = unsafe {
+            libc::recv(
+                c.sock.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if n > 0 {
+            eprintln!("gaudi-emu{i}: ignoring {n} unexpected bytes from the client");
+            return;
         }
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+            ) {
+                return;
+            }
+            eprintln!("gaudi-emu{i}: client socket: {e}");
+        }
+        eprintln!("gaudi-emu{i}: client detached");
+        dev.detach();
     }
 
     fn doorbell(&mut self, i: usize, v: usize) {
         let dev = &mut self.devices[i];
-        let rang = match dev.client.as_ref().map(|c| ivshmem::drain(&c.doorbells[v])) {
+        let rings = match dev
+            .client
+            .as_ref()
+            .and_then(|c| c.doorbells.get(v))
+            .map(ivshmem::drain)
+        {
             Some(Ok(n)) => n,
             Some(Err(e)) => {
                 eprintln!("gaudi-emu{i}: doorbell {v}: {e}");
@@ -145,30 +260,21 @@ impl Server {
             }
             None => 0,
         };
-        if rang == 0 {
+        if rings == 0 {
             return;
         }
-        for irq in dev.handle_doorbell(v, &mut self.ram) {
+        for irq in dev.handle_doorbell(v, rings, &mut self.ram) {
             if let Err(e) = dev.raise(irq) {
                 eprintln!("gaudi-emu{i}: raising vector {irq}: {e}");
             }
         }
     }
-
-    /// Paths of the listening sockets.
-    pub fn socket_paths(&self) -> &[PathBuf] {
-        &self.paths
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        for p in &self.paths {
-            let _ = std::fs::remove_file(Path::new(p));
-        }
-    }
 }
 
 fn pollfd(fd: i32) -> libc::pollfd {
-    libc::pollfd { fd, events: libc::POLLIN, revents: 0 }
+    libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    }
 }

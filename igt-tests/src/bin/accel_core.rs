@@ -54,7 +54,7 @@ const DRM_CAP_TIMESTAMP_MONOTONIC: u64 = 0x6;
 
 fn main() {
     igt::main(|t| {
-        t.subtest("node-is-accel", |_| {
+        t.subtest("node-is-accel", || {
             let path = device_path();
             let md = std::fs::metadata(&path).map_err(|e| igt::fail!("stat {}: {e}", path.display()))?;
             igt::assert!(md.file_type().is_char_device());
@@ -69,7 +69,7 @@ fn main() {
             Ok(())
         });
 
-        t.subtest("version", |_| {
+        t.subtest("version", || {
             let f = open_raw().map_err(|e| igt::fail!("open: {e}"))?;
             let v = gaudi::version(f.as_fd()).map_err(|e| igt::fail!("DRM_IOCTL_VERSION: {e}"))?;
             igt::assert_eq!(v.name.as_str(), gaudi::DRIVER_NAME);
@@ -78,7 +78,7 @@ fn main() {
             Ok(())
         });
 
-        t.subtest("get-cap", |_| {
+        t.subtest("get-cap", || {
             let f = open_raw().map_err(|e| igt::fail!("open: {e}"))?;
             let mut cap = DrmGetCap { capability: DRM_CAP_PRIME, value: 0 };
             igt::assert_eq!(ioctl_errno(f.as_fd(), GET_CAP, &mut cap), 0);
@@ -94,7 +94,7 @@ fn main() {
             Ok(())
         });
 
-        t.subtest("no-dumb-buffers", |_| {
+        t.subtest("no-dumb-buffers", || {
             let f = open_raw().map_err(|e| igt::fail!("open: {e}"))?;
             let mut d = DrmModeCreateDumb { height: 64, width: 64, bpp: 32, ..Default::default() };
             igt::assert_eq!(ioctl_errno(f.as_fd(), MODE_CREATE_DUMB, &mut d), libc::ENOSYS);
@@ -102,7 +102,7 @@ fn main() {
             Ok(())
         });
 
-        t.subtest("get-unique", |_| {
+        t.subtest("get-unique", || {
             // drm_getunique() dereferences the master, which accel files do not have.
             let f = open_raw().map_err(|e| igt::fail!("open: {e}"))?;
             let mut buf = [0u8; 64];
@@ -117,21 +117,21 @@ fn main() {
             Ok(())
         });
 
-        t.subtest("get-magic", |_| {
+        t.subtest("get-magic", || {
             let f = open_raw().map_err(|e| igt::fail!("open: {e}"))?;
             let mut magic = 0u32;
             igt::assert_eq!(ioctl_errno(f.as_fd(), GET_MAGIC, &mut magic), libc::EOPNOTSUPP);
             Ok(())
         });
 
-        t.subtest("auth-magic", |_| {
+        t.subtest("auth-magic", || {
             let f = open_raw().map_err(|e| igt::fail!("open: {e}"))?;
             let mut magic = 1u32;
             igt::assert_eq!(ioctl_errno(f.as_fd(), AUTH_MAGIC, &mut magic), libc::EACCES);
             Ok(())
         });
 
-        t.subtest("set-master", |_| {
+        t.subtest("set-master", || {
             // Root passes the permission check and finds no master to take.
             let f = open_raw().map_err(|e| igt::fail!("open: {e}"))?;
             let mut none = 0u8;
@@ -140,7 +140,7 @@ fn main() {
             Ok(())
         });
 
-        t.subtest("unknown-ioctls", |_| {
+        t.subtest("unknown-ioctls", || {
             let f = open_raw().map_err(|e| igt::fail!("open: {e}"))?;
             let mut buf = [0u8; 256];
             // Driver range past the last driver ioctl.
@@ -159,7 +159,7 @@ fn main() {
             Ok(())
         });
 
-        t.subtest("many-clients", |_| {
+        t.subtest("many-clients", || {
             let mut files = Vec::new();
             for _ in 0..256 {
                 files.push(open_raw().map_err(|e| igt::fail!("open: {e}"))?);

@@ -27,7 +27,7 @@ fn main() {
         };
         let dev = || dev.as_ref().ok_or_else(|| igt::fail!("cannot open {}", accel_igt::device_path().display()));
 
-        t.subtest("device-info", |_| {
+        t.subtest("device-info", || {
             let dev = dev()?;
             let info = dev.device_info().map_err(|e| igt::fail!("query: {e}"))?;
             igt::assert_eq!(info.device_id, 1);
@@ -45,7 +45,7 @@ fn main() {
             Ok(())
         });
 
-        t.subtest("size-only", |_| {
+        t.subtest("size-only", || {
             let dev = dev()?;
             let mut q = drm_gaudi_query { type_: uapi::DRM_GAUDI_QUERY_DEVICE_INFO, ..Default::default() };
             igt::assert_eq!(ioctl_errno(dev.as_fd(), QUERY, &mut q), 0);
@@ -53,7 +53,7 @@ fn main() {
             Ok(())
         });
 
-        t.subtest("short-buffer", |_| {
+        t.subtest("short-buffer", || {
             let dev = dev()?;
             let mut full = [0u8; INFO_SIZE];
             let mut q = query(&mut full, INFO_SIZE as u32);
@@ -67,17 +67,18 @@ fn main() {
             Ok(())
         });
 
-        t.subtest("long-buffer", |_| {
+        t.subtest("long-buffer", || {
             let dev = dev()?;
             let mut buf = [0xaau8; 2 * INFO_SIZE];
-            let mut q = query(&mut buf, buf.len() as u32);
+            let len = buf.len() as u32;
+            let mut q = query(&mut buf, len);
             igt::assert_eq!(ioctl_errno(dev.as_fd(), QUERY, &mut q), 0);
             igt::assert_eq!(q.size as usize, INFO_SIZE);
             igt::assert!(buf[INFO_SIZE..].iter().all(|b| *b == 0xaa), "wrote past the result");
             Ok(())
         });
 
-        t.subtest("unknown-type", |_| {
+        t.subtest("unknown-type", || {
             let dev = dev()?;
             let mut buf = [0u8; INFO_SIZE];
             for ty in [1, 2, 0x100, u32::MAX] {
@@ -88,7 +89,7 @@ fn main() {
             Ok(())
         });
 
-        t.subtest("nonzero-flags", |_| {
+        t.subtest("nonzero-flags", || {
             let dev = dev()?;
             let mut buf = [0u8; INFO_SIZE];
             for bit in 0..32 {
@@ -99,7 +100,7 @@ fn main() {
             Ok(())
         });
 
-        t.subtest("nonzero-pad", |_| {
+        t.subtest("nonzero-pad", || {
             let dev = dev()?;
             let mut buf = [0u8; INFO_SIZE];
             for pad in [1, 0x8000_0000, u32::MAX] {
@@ -110,7 +111,7 @@ fn main() {
             Ok(())
         });
 
-        t.subtest("bad-result-pointers", |_| {
+        t.subtest("bad-result-pointers", || {
             let dev = dev()?;
             let unmapped = Mapping::unmapped_address(4096).map_err(|e| igt::fail!("mmap: {e}"))?;
             let readonly = Mapping::new(4096, libc::PROT_READ).map_err(|e| igt::fail!("mmap: {e}"))?;
@@ -133,7 +134,7 @@ fn main() {
             Ok(())
         });
 
-        t.subtest("bad-argument-pointers", |_| {
+        t.subtest("bad-argument-pointers", || {
             let dev = dev()?;
             let unmapped = Mapping::unmapped_address(4096).map_err(|e| igt::fail!("mmap: {e}"))?;
             let readonly = Mapping::new(4096, libc::PROT_READ).map_err(|e| igt::fail!("mmap: {e}"))?;
@@ -144,7 +145,7 @@ fn main() {
             Ok(())
         });
 
-        t.subtest("argument-sizes", |_| {
+        t.subtest("argument-sizes", || {
             let dev = dev()?;
             // An older, shorter struct: the missing fields read as zero.
             let mut buf = [0u8; INFO_SIZE];
@@ -170,7 +171,7 @@ fn main() {
             Ok(())
         });
 
-        t.subtest("concurrent", |_| {
+        t.subtest("concurrent", || {
             let path = accel_igt::device_path();
             let threads: Vec<_> = (0..8)
                 .map(|_| {
