@@ -34,6 +34,13 @@
 //!
 //! The DRM core never calls `drm_driver::debugfs_init` for accel devices; a driver adds its
 //! files under the device's debugfs root itself.
+//!
+//! # Buffer objects
+//!
+//! [`gem`] provides the buffer object type of accel drivers: system memory, device memory
+//! behind a BAR, and PRIME imports, all of one Rust type.
+
+pub mod gem;
 
 use crate::{bindings, ffi, ioctl, prelude::*, uapi};
 

@@ -32,7 +32,8 @@ KMAKE=(make -C "$SRC" O="$OUT" LLVM=-19
 # Files of the kernel crate and uapi that live in this repository, linked
 # into the tree: "path in tree" "path in repo".
 LINKS=(
-	"rust/kernel/drm/accel" "drm_accel"
+	"rust/kernel/drm/accel/mod.rs" "drm_accel/mod.rs"
+	"rust/kernel/drm/accel/gem" "gem"
 	"include/uapi/drm/gaudi_accel.h" "uapi/gaudi_accel.h"
 )
 
@@ -66,6 +67,11 @@ prepare_tree() {
 	local i
 	for ((i = 0; i < ${#LINKS[@]}; i += 2)); do
 		local dst="$SRC/${LINKS[i]}" target="$REPO/${LINKS[i+1]}"
+		# The directory holding a link is a real directory of the tree.
+		local dir
+		dir=$(dirname "$dst")
+		[ -L "$dir" ] && rm "$dir"
+		mkdir -p "$dir"
 		if [ "$(readlink "$dst" 2>/dev/null)" != "$target" ]; then
 			rm -rf "$dst"
 			ln -s "$target" "$dst"

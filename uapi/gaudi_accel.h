@@ -27,6 +27,12 @@ extern "C" {
 enum drm_gaudi_ioctl_id {
 	/** @DRM_GAUDI_QUERY: query device information, see &struct drm_gaudi_query. */
 	DRM_GAUDI_QUERY = 0,
+	/** @DRM_GAUDI_GEM_CREATE: create a buffer object, see &struct drm_gaudi_gem_create. */
+	DRM_GAUDI_GEM_CREATE = 1,
+	/** @DRM_GAUDI_GEM_INFO: describe a buffer object, see &struct drm_gaudi_gem_info. */
+	DRM_GAUDI_GEM_INFO = 2,
+	/** @DRM_GAUDI_GEM_MMAP_OFFSET: fake offset for mmap, see &struct drm_gaudi_gem_mmap_offset. */
+	DRM_GAUDI_GEM_MMAP_OFFSET = 3,
 };
 
 /**
@@ -35,6 +41,8 @@ enum drm_gaudi_ioctl_id {
 enum drm_gaudi_query_type {
 	/** @DRM_GAUDI_QUERY_DEVICE_INFO: &struct drm_gaudi_device_info. */
 	DRM_GAUDI_QUERY_DEVICE_INFO = 0,
+	/** @DRM_GAUDI_QUERY_MEMORY: &struct drm_gaudi_memory_info. */
+	DRM_GAUDI_QUERY_MEMORY = 1,
 };
 
 /**
@@ -69,6 +77,24 @@ struct drm_gaudi_device_info {
 };
 
 /**
+ * struct drm_gaudi_memory_info - memory accounting of the device.
+ *
+ * Returned by %DRM_GAUDI_QUERY_MEMORY. The counters cover every buffer
+ * object of the device, of every client, including imported ones, from
+ * creation until the last reference (handle, mapping, dma-buf) is gone.
+ */
+struct drm_gaudi_memory_info {
+	/** @dram_size: bytes of device-local memory managed by the driver. */
+	__u64 dram_size;
+	/** @dram_free: bytes of device-local memory not backing an object. */
+	__u64 dram_free;
+	/** @bo_count: live buffer objects. */
+	__u64 bo_count;
+	/** @bo_bytes: total size of the live buffer objects. */
+	__u64 bo_bytes;
+};
+
+/**
  * struct drm_gaudi_query - argument of %DRM_IOCTL_GAUDI_QUERY.
  *
  * With @size == 0 the kernel only writes the size of the result to @size.
@@ -88,6 +114,72 @@ struct drm_gaudi_query {
 	__u32 pad;
 };
 
+/**
+ * DOC: buffer object flags
+ *
+ * %DRM_GAUDI_BO_WC: CPU mappings of a system-memory object are
+ * write-combined instead of cached.
+ *
+ * %DRM_GAUDI_BO_DEVICE: the object lives in device-local memory (the
+ * device's BAR); CPU mappings go through the BAR and are write-combined.
+ * Such objects are physically contiguous in device memory.
+ *
+ * %DRM_GAUDI_BO_IMPORTED: reported by %DRM_IOCTL_GAUDI_GEM_INFO only, for
+ * objects imported from a dma-buf of another device or driver.
+ */
+#define DRM_GAUDI_BO_WC			(1u << 0)
+#define DRM_GAUDI_BO_DEVICE		(1u << 1)
+#define DRM_GAUDI_BO_IMPORTED		(1u << 31)
+/* The flags %DRM_IOCTL_GAUDI_GEM_CREATE accepts. */
+#define DRM_GAUDI_BO_CREATE_FLAGS	(DRM_GAUDI_BO_WC | DRM_GAUDI_BO_DEVICE)
+
+/**
+ * struct drm_gaudi_gem_create - argument of %DRM_IOCTL_GAUDI_GEM_CREATE.
+ *
+ * Creates a buffer object and returns a handle to it. The size is rounded
+ * up to the page size; the rounded size is written back. Zero sizes,
+ * sizes that overflow when rounded and unknown flags fail with -EINVAL;
+ * a size that memory cannot back fails with -ENOMEM (-ENOSPC for device
+ * memory).
+ */
+struct drm_gaudi_gem_create {
+	/** @size: in: requested bytes; out: allocated bytes. */
+	__u64 size;
+	/** @flags: %DRM_GAUDI_BO_WC or %DRM_GAUDI_BO_DEVICE. */
+	__u32 flags;
+	/** @handle: out: handle of the new object. */
+	__u32 handle;
+};
+
+/**
+ * struct drm_gaudi_gem_info - argument of %DRM_IOCTL_GAUDI_GEM_INFO.
+ */
+struct drm_gaudi_gem_info {
+	/** @handle: in: handle of the object. */
+	__u32 handle;
+	/** @flags: out: DRM_GAUDI_BO_* flags of the object. */
+	__u32 flags;
+	/** @size: out: size of the object in bytes. */
+	__u64 size;
+	/** @pad: must be zero. */
+	__u64 pad;
+};
+
+/**
+ * struct drm_gaudi_gem_mmap_offset - argument of %DRM_IOCTL_GAUDI_GEM_MMAP_OFFSET.
+ *
+ * Returns the offset to pass to mmap() on the accel file to map the object.
+ * Mappings must be shared (MAP_SHARED) and lie within the object.
+ */
+struct drm_gaudi_gem_mmap_offset {
+	/** @handle: in: handle of the object. */
+	__u32 handle;
+	/** @flags: must be zero. */
+	__u32 flags;
+	/** @offset: out: fake offset for mmap(). */
+	__u64 offset;
+};
+
 /*
  * The driver's ioctl request numbers, in an anonymous enum rather than macros
  * so that bindgen resolves the values.
@@ -96,6 +188,16 @@ enum {
 	/** @DRM_IOCTL_GAUDI_QUERY: see &struct drm_gaudi_query. */
 	DRM_IOCTL_GAUDI_QUERY =
 		DRM_IOWR(DRM_COMMAND_BASE + DRM_GAUDI_QUERY, struct drm_gaudi_query),
+	/** @DRM_IOCTL_GAUDI_GEM_CREATE: see &struct drm_gaudi_gem_create. */
+	DRM_IOCTL_GAUDI_GEM_CREATE =
+		DRM_IOWR(DRM_COMMAND_BASE + DRM_GAUDI_GEM_CREATE, struct drm_gaudi_gem_create),
+	/** @DRM_IOCTL_GAUDI_GEM_INFO: see &struct drm_gaudi_gem_info. */
+	DRM_IOCTL_GAUDI_GEM_INFO =
+		DRM_IOWR(DRM_COMMAND_BASE + DRM_GAUDI_GEM_INFO, struct drm_gaudi_gem_info),
+	/** @DRM_IOCTL_GAUDI_GEM_MMAP_OFFSET: see &struct drm_gaudi_gem_mmap_offset. */
+	DRM_IOCTL_GAUDI_GEM_MMAP_OFFSET =
+		DRM_IOWR(DRM_COMMAND_BASE + DRM_GAUDI_GEM_MMAP_OFFSET,
+			 struct drm_gaudi_gem_mmap_offset),
 };
 
 #if defined(__cplusplus)

@@ -7,7 +7,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::{
     device::{Core, DeviceContext},
     dma::Coherent,
-    drm,
+    drm::{self, accel::gem::vram::DeviceMemory},
     io::{io_read, io_write, poll, Io},
     irq::{self, IrqReturn},
     pci::{self, IrqType, IrqTypes, IrqVectorRegistration},
@@ -17,7 +17,11 @@ use kernel::{
     uapi,
 };
 
-use crate::{file::FileData, gem::Bo, regs};
+use crate::{
+    file::FileData,
+    gem::{Bo, BoStats},
+    regs,
+};
 
 /// The DRM driver.
 pub(crate) struct GaudiDriver;
@@ -41,6 +45,15 @@ const _: () = assert!(core::mem::size_of::<uapi::drm_gaudi_device_info>() == 40)
 // SAFETY: `drm_gaudi_device_info` only has integer fields and, as asserted above, no padding, so
 // all of its bytes are initialized.
 unsafe impl AsBytes for DeviceInfo {}
+
+/// Data of the DRM device; it lives as long as the device or any of its buffer objects.
+#[pin_data]
+pub(crate) struct GaudiData {
+    /// The device memory, behind BAR2.
+    pub(crate) vram: DeviceMemory,
+    /// Accounting of the live buffer objects.
+    pub(crate) bo_stats: BoStats,
+}
 
 /// Data the ioctls see while the device is registered.
 #[pin_data]
@@ -201,6 +214,25 @@ impl<'bound> Hw<'bound> {
         Ok(())
     }
 
+    /// Describes the device memory: the part of BAR2 after the register file.
+    fn device_memory(&self, pdev: &pci::Device<Core<'_>>) -> Result<DeviceMemory> {
+        let offset = read64::<{ regs::DRAM_OFFSET }>(&self.regs);
+        let size = read64::<{ regs::DRAM_SIZE }>(&self.regs);
+        let bar_len = pdev.resource_len(regs::BAR_SHARED)?;
+        match offset.checked_add(size) {
+            Some(end) if end <= bar_len => {}
+            _ => {
+                dev_err!(
+                    pdev,
+                    "device memory {offset:#x}+{size:#x} exceeds BAR2 ({bar_len:#x} bytes)\n"
+                );
+                return Err(ENODEV);
+            }
+        }
+        let phys = pdev.resource_start(regs::BAR_SHARED)? + offset;
+        DeviceMemory::new(pdev.as_ref(), phys, size)
+    }
+
     fn info(&self, pdev: &pci::Device<Core<'_>>) -> DeviceInfo {
         DeviceInfo(uapi::drm_gaudi_device_info {
             device_id: self.regs.read32(regs::DEVICE_ID),
@@ -303,7 +335,12 @@ impl pci::Driver for GaudiPciDriver {
             info.0.dram_size >> 20,
         );
 
-        let unregistered = drm::UnregisteredDevice::<GaudiDriver>::new(pdev, Ok(()))?;
+        let vram = hw.device_memory(pdev)?;
+        let data = try_pin_init!(GaudiData {
+            vram,
+            bo_stats: BoStats::default(),
+        }? Error);
+        let unregistered = drm::UnregisteredDevice::<GaudiDriver>::new(pdev, data)?;
         // SAFETY: The registration is stored in the driver data and dropped with it, never
         // forgotten.
         let drm = unsafe {
@@ -329,7 +366,7 @@ const INFO: drm::DriverInfo = drm::DriverInfo {
 
 #[vtable]
 impl drm::Driver for GaudiDriver {
-    type Data = ();
+    type Data = GaudiData;
     type RegistrationData<'a> = GaudiRegData;
     type File = FileData;
     type Object = Bo;
@@ -342,5 +379,8 @@ impl drm::Driver for GaudiDriver {
 
     kernel::declare_drm_ioctls! {
         (GAUDI_QUERY, drm_gaudi_query, 0, FileData::query),
+        (GAUDI_GEM_CREATE, drm_gaudi_gem_create, 0, FileData::gem_create),
+        (GAUDI_GEM_INFO, drm_gaudi_gem_info, 0, FileData::gem_info),
+        (GAUDI_GEM_MMAP_OFFSET, drm_gaudi_gem_mmap_offset, 0, FileData::gem_mmap_offset),
     }
 }

@@ -3,14 +3,24 @@
 //! Per-client state and the driver's ioctls.
 
 use kernel::{
-    drm::{self, Registered},
+    drm::{self, accel::gem::Kind, gem::BaseObject, Registered},
     prelude::*,
     transmute::AsBytes,
     uaccess::UserSlice,
     uapi,
 };
 
-use crate::driver::{GaudiDevice, GaudiDriver, GaudiRegData};
+use crate::{
+    driver::{GaudiDevice, GaudiDriver, GaudiRegData},
+    gem::Bo,
+};
+
+/// `DRM_GAUDI_QUERY_MEMORY` result.
+#[repr(transparent)]
+struct MemoryInfo(uapi::drm_gaudi_memory_info);
+
+// SAFETY: `drm_gaudi_memory_info` is made of four `u64`s: no padding, every byte initialized.
+unsafe impl AsBytes for MemoryInfo {}
 
 /// Per-file (client) data.
 #[pin_data]
@@ -54,7 +64,7 @@ fn copy_query_result(args: &mut uapi::drm_gaudi_query, result: &[u8]) -> Result 
 impl FileData {
     /// `DRM_IOCTL_GAUDI_QUERY`.
     pub(crate) fn query(
-        _dev: &GaudiDevice<Registered>,
+        dev: &GaudiDevice<Registered>,
         reg_data: &GaudiRegData,
         args: &mut uapi::drm_gaudi_query,
         _file: &File,
@@ -67,9 +77,76 @@ impl FileData {
             uapi::drm_gaudi_query_type_DRM_GAUDI_QUERY_DEVICE_INFO => {
                 copy_query_result(args, reg_data.info.as_bytes())?
             }
+            uapi::drm_gaudi_query_type_DRM_GAUDI_QUERY_MEMORY => {
+                let (bo_count, bo_bytes) = dev.bo_stats.get();
+                let info = MemoryInfo(uapi::drm_gaudi_memory_info {
+                    dram_size: dev.vram.size(),
+                    dram_free: dev.vram.avail(),
+                    bo_count,
+                    bo_bytes,
+                });
+                copy_query_result(args, info.as_bytes())?
+            }
             _ => return Err(EINVAL),
         }
 
+        Ok(0)
+    }
+
+    /// `DRM_IOCTL_GAUDI_GEM_CREATE`.
+    pub(crate) fn gem_create(
+        dev: &GaudiDevice<Registered>,
+        _reg_data: &GaudiRegData,
+        args: &mut uapi::drm_gaudi_gem_create,
+        file: &File,
+    ) -> Result<u32> {
+        if args.flags & !uapi::DRM_GAUDI_BO_CREATE_FLAGS != 0 {
+            return Err(EINVAL);
+        }
+        let size = usize::try_from(args.size).map_err(|_| EINVAL)?;
+        let bo = if args.flags & uapi::DRM_GAUDI_BO_DEVICE != 0 {
+            Bo::new_device(dev, &dev.vram, size)?
+        } else {
+            Bo::new_system(dev, size, args.flags & uapi::DRM_GAUDI_BO_WC != 0)?
+        };
+        // The handle holds its own reference; ours goes when `bo` does.
+        args.handle = bo.create_handle(file)?;
+        args.size = bo.size() as u64;
+        Ok(0)
+    }
+
+    /// `DRM_IOCTL_GAUDI_GEM_INFO`.
+    pub(crate) fn gem_info(
+        _dev: &GaudiDevice<Registered>,
+        _reg_data: &GaudiRegData,
+        args: &mut uapi::drm_gaudi_gem_info,
+        file: &File,
+    ) -> Result<u32> {
+        if args.pad != 0 {
+            return Err(EINVAL);
+        }
+        let bo = Bo::lookup_handle(file, args.handle)?;
+        args.flags = match bo.kind() {
+            Kind::System { wc: true } => uapi::DRM_GAUDI_BO_WC,
+            Kind::System { wc: false } => 0,
+            Kind::Device => uapi::DRM_GAUDI_BO_DEVICE,
+            Kind::Imported => uapi::DRM_GAUDI_BO_IMPORTED,
+        };
+        args.size = bo.size() as u64;
+        Ok(0)
+    }
+
+    /// `DRM_IOCTL_GAUDI_GEM_MMAP_OFFSET`.
+    pub(crate) fn gem_mmap_offset(
+        _dev: &GaudiDevice<Registered>,
+        _reg_data: &GaudiRegData,
+        args: &mut uapi::drm_gaudi_gem_mmap_offset,
+        file: &File,
+    ) -> Result<u32> {
+        if args.flags != 0 {
+            return Err(EINVAL);
+        }
+        args.offset = Bo::lookup_handle(file, args.handle)?.mmap_offset();
         Ok(0)
     }
 }

@@ -1,24 +1,60 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 
-//! GEM object type of the driver.
+//! Buffer objects of the driver.
 //!
-//! The DRM core needs a GEM object type for every driver. The driver does not create buffer
-//! objects through its uapi yet; this is the type PRIME and the core GEM ioctls see.
+//! The objects are the accel core's [`gem::Object`]; the driver adds the accounting that
+//! `DRM_GAUDI_QUERY_MEMORY` reports.
 
-use kernel::{drm::gem, prelude::*};
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use kernel::{drm::accel::gem, prelude::*, sync::aref::ARef};
 
 use crate::driver::{GaudiDevice, GaudiDriver};
 
+/// Counters of the live buffer objects of a device.
+#[derive(Default)]
+pub(crate) struct BoStats {
+    count: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl BoStats {
+    /// Returns the number of live objects and their total size.
+    pub(crate) fn get(&self) -> (u64, u64) {
+        (
+            self.count.load(Ordering::Relaxed),
+            self.bytes.load(Ordering::Relaxed),
+        )
+    }
+}
+
 /// Driver-private data of a buffer object.
-#[pin_data]
-pub(crate) struct BoData {}
+pub(crate) struct BoData {
+    dev: ARef<GaudiDevice>,
+    size: u64,
+}
 
 impl gem::DriverObject for BoData {
     type Driver = GaudiDriver;
-    type Args = ();
 
-    fn new(_dev: &GaudiDevice, _size: usize, _args: ()) -> impl PinInit<Self, Error> {
-        try_pin_init!(BoData {})
+    fn new(dev: &GaudiDevice, info: &gem::ObjectInfo) -> impl PinInit<Self, Error> {
+        let size = info.size as u64;
+        dev.bo_stats.count.fetch_add(1, Ordering::Relaxed);
+        dev.bo_stats.bytes.fetch_add(size, Ordering::Relaxed);
+        Ok::<_, Error>(BoData {
+            dev: dev.into(),
+            size,
+        })
+    }
+}
+
+impl Drop for BoData {
+    fn drop(&mut self) {
+        self.dev.bo_stats.count.fetch_sub(1, Ordering::Relaxed);
+        self.dev
+            .bo_stats
+            .bytes
+            .fetch_sub(self.size, Ordering::Relaxed);
     }
 }
 

@@ -1,0 +1,727 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+
+//! GEM buffer objects for compute accelerators.
+//!
+//! C header: [`include/drm/drm_gem_shmem_helper.h`](srctree/include/drm/drm_gem_shmem_helper.h)
+//!
+//! [`Object`] is the buffer object type of an accel driver. It has three kinds of backing
+//! storage, all behind the same GEM object so that the DRM core (handles, `GEM_CLOSE`, PRIME,
+//! mmap through the fake offset) treats them alike:
+//!
+//! - [`Kind::System`]: pages of a shmem file, allocated on first use, with cached or
+//!   write-combined CPU mappings, kernel vmap and a DMA mapping for the device;
+//! - [`Kind::Device`]: a contiguous range of device-local memory that the CPU reaches through a
+//!   PCI BAR, see [`vram`];
+//! - [`Kind::Imported`]: a dma-buf of another device or driver.
+//!
+//! Unlike `kernel::drm::gem::shmem`, whose PRIME imports the shmem helper allocates as plain C
+//! objects, imports are created by this module (`gem_prime_import_sg_table`), so they are of
+//! this type too: handle lookups never see a foreign C object. Every object carries the `dma_resv` of its GEM object (the exporter's for
+//! imports) and driver-private data of type `T`.
+//!
+//! # Lifetimes
+//!
+//! An object lives as long as a reference to it exists: a handle in a file, a CPU mapping, an
+//! exported dma-buf, or an [`ARef`] in the kernel. Closing the handle of a mapped object leaves
+//! the mapping valid.
+
+pub mod vram;
+
+use crate::{
+    bindings, container_of,
+    drm::{
+        self,
+        driver::{AllocImpl, AllocOps},
+        gem::IntoGEMObject,
+        private::Sealed,
+    },
+    error::{from_err_ptr, to_result},
+    ffi,
+    prelude::*,
+    scatterlist::SGTable,
+    sync::aref::ARef,
+    types::Opaque,
+};
+use core::{mem::MaybeUninit, ptr::NonNull};
+
+/// The backing storage of an [`Object`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// System memory, with write-combined CPU mappings if `wc` is set.
+    System {
+        /// CPU mappings are write-combined.
+        wc: bool,
+    },
+    /// Device-local memory reached through a PCI BAR.
+    Device,
+    /// A dma-buf of another device or driver.
+    Imported,
+}
+
+/// What a driver learns about an object when its private data is created.
+#[derive(Clone, Copy, Debug)]
+pub struct ObjectInfo {
+    /// Size of the object in bytes, a multiple of the page size.
+    pub size: usize,
+    /// The backing storage.
+    pub kind: Kind,
+}
+
+/// Driver-private data of a buffer object.
+pub trait DriverObject: Send + Sync + Sized + 'static {
+    /// The DRM driver whose objects carry this data.
+    type Driver: drm::Driver<Object = Object<Self>>;
+
+    /// Creates the private data of a new object.
+    ///
+    /// For [`Kind::Imported`] objects this is called while the DRM core imports a dma-buf.
+    /// The data is dropped when the object is freed, whatever its kind.
+    fn new(dev: &drm::Device<Self::Driver>, info: &ObjectInfo) -> impl PinInit<Self, Error>;
+}
+
+/// The part of an [`Object`] that does not depend on the driver data.
+///
+/// C callbacks that are shared by all drivers (CPU mapping and export of device memory) reach
+/// it from the embedded `drm_gem_object` without knowing the driver's type.
+///
+/// # Invariants
+///
+/// - `obj` is an initialised `struct drm_gem_shmem_object` for as long as the header lives.
+/// - `vram` is `Some` if and only if `kind` is [`Kind::Device`].
+#[repr(C)]
+#[pin_data]
+struct Header {
+    #[pin]
+    obj: Opaque<bindings::drm_gem_shmem_object>,
+    kind: Kind,
+    vram: Option<vram::Allocation>,
+}
+
+impl Header {
+    /// # Safety
+    ///
+    /// `obj` must be the GEM object embedded in a live [`Header`].
+    unsafe fn from_gem<'a>(obj: *mut bindings::drm_gem_object) -> &'a Self {
+        // SAFETY: `base` is embedded in a `drm_gem_shmem_object`, which is embedded in a
+        // `Header`, by the safety requirements.
+        unsafe {
+            let shmem = container_of!(obj, bindings::drm_gem_shmem_object, base);
+            &*container_of!(Opaque::cast_from(shmem), Header, obj)
+        }
+    }
+
+    fn as_gem(&self) -> *mut bindings::drm_gem_object {
+        // SAFETY: `obj` is valid by the type invariants.
+        unsafe { &raw mut (*self.obj.get()).base }
+    }
+}
+
+/// A buffer object of an accel driver.
+///
+/// # Invariants
+///
+/// - `header.obj` is an initialised GEM object whose `funcs` are those of `Object<T>`, and the
+///   object is referenced-counted by the DRM core.
+/// - The object was allocated with [`KBox`] and is only freed by its `free` callback.
+#[repr(C)]
+#[pin_data]
+pub struct Object<T: DriverObject> {
+    #[pin]
+    header: Header,
+    #[pin]
+    inner: T,
+}
+
+crate::impl_aref_for_gem_obj! {
+    impl<T> for Object<T>
+    where
+        T: DriverObject
+}
+
+// SAFETY: GEM objects are reference-counted and thread-safe; the driver data is `Send + Sync`.
+unsafe impl<T: DriverObject> Send for Object<T> {}
+// SAFETY: See `Send`.
+unsafe impl<T: DriverObject> Sync for Object<T> {}
+
+impl<T: DriverObject> Object<T> {
+    /// GEM callbacks of system-memory and imported objects: the shmem helpers.
+    const SYSTEM_FUNCS: bindings::drm_gem_object_funcs = bindings::drm_gem_object_funcs {
+        free: Some(Self::free_shmem),
+        open: None,
+        close: None,
+        print_info: Some(bindings::drm_gem_shmem_object_print_info),
+        export: None,
+        pin: Some(bindings::drm_gem_shmem_object_pin),
+        unpin: Some(bindings::drm_gem_shmem_object_unpin),
+        get_sg_table: Some(bindings::drm_gem_shmem_object_get_sg_table),
+        vmap: Some(bindings::drm_gem_shmem_object_vmap),
+        vunmap: Some(bindings::drm_gem_shmem_object_vunmap),
+        mmap: Some(bindings::drm_gem_shmem_object_mmap),
+        status: None,
+        rss: None,
+        #[allow(unused_unsafe, reason = "Safe since Rust 1.82.0")]
+        // SAFETY: `drm_gem_shmem_vm_ops` is a valid, static const on the C side.
+        vm_ops: unsafe { &raw const bindings::drm_gem_shmem_vm_ops },
+        evict: None,
+    };
+
+    /// GEM callbacks of device-memory objects.
+    const DEVICE_FUNCS: bindings::drm_gem_object_funcs = bindings::drm_gem_object_funcs {
+        free: Some(Self::free_device),
+        open: None,
+        close: None,
+        print_info: None,
+        export: Some(vram::export),
+        pin: None,
+        unpin: None,
+        get_sg_table: None,
+        vmap: None,
+        vunmap: None,
+        mmap: Some(vram::mmap),
+        status: None,
+        rss: None,
+        vm_ops: &vram::VM_OPS,
+        evict: None,
+    };
+
+    fn shmem(&self) -> *mut bindings::drm_gem_shmem_object {
+        self.header.obj.get()
+    }
+
+    /// Returns the DRM device of the object.
+    pub fn dev(&self) -> &drm::Device<T::Driver> {
+        // SAFETY: `dev` is set when the GEM object is initialised and the object holds a
+        // reference to the device until it is freed. Objects of `T` only ever belong to a
+        // device of `T::Driver`.
+        unsafe { drm::Device::from_raw((*self.as_raw()).dev) }
+    }
+
+    /// Returns the backing storage of the object.
+    pub fn kind(&self) -> Kind {
+        self.header.kind
+    }
+
+    /// Returns the size of the object in bytes.
+    pub fn size(&self) -> usize {
+        // SAFETY: The GEM object is valid by the type invariants and its size never changes.
+        unsafe { (*self.as_raw()).size }
+    }
+
+    /// Returns the device-memory range of a [`Kind::Device`] object.
+    pub fn device_memory(&self) -> Option<&vram::Allocation> {
+        self.header.vram.as_ref()
+    }
+
+    /// Allocates a pinned object and hands it to `init_gem`, which initialises the GEM part.
+    ///
+    /// On failure of `init_gem` the object is dropped; `init_gem` must leave the GEM object
+    /// released.
+    fn alloc(
+        dev: &drm::Device<T::Driver>,
+        info: ObjectInfo,
+        vram: Option<vram::Allocation>,
+        funcs: &'static bindings::drm_gem_object_funcs,
+    ) -> Result<Pin<KBox<Self>>> {
+        let new = KBox::pin_init(
+            try_pin_init!(Self {
+                header <- pin_init!(Header {
+                    obj <- Opaque::init_zeroed(),
+                    kind: info.kind,
+                    vram,
+                }),
+                inner <- T::new(dev, &info),
+            }),
+            GFP_KERNEL,
+        )?;
+        // SAFETY: The object is not shared yet; `funcs` is static.
+        unsafe { (*new.as_raw()).funcs = funcs };
+        Ok(new)
+    }
+
+    /// Takes over the initial reference of a fully initialised object.
+    fn publish(new: Pin<KBox<Self>>) -> ARef<Self> {
+        // SAFETY: The object is never moved out of its allocation: `ARef` keeps it pinned.
+        let ptr = KBox::into_raw(unsafe { Pin::into_inner_unchecked(new) });
+        // SAFETY: `ptr` comes from `KBox::into_raw` and is not NULL. We take over the initial
+        // reference the GEM initialisation created.
+        unsafe { ARef::from_raw(NonNull::new_unchecked(ptr)) }
+    }
+
+    /// Creates a system-memory object of `size` bytes, rounded up to the page size.
+    ///
+    /// Pages are allocated when first used. Objects larger than the system's RAM could never
+    /// be backed and fail with `ENOMEM`.
+    pub fn new_system(dev: &drm::Device<T::Driver>, size: usize, wc: bool) -> Result<ARef<Self>> {
+        let size = page_align(size)?;
+        if size as u64 > total_ram() {
+            return Err(ENOMEM);
+        }
+        let info = ObjectInfo {
+            size,
+            kind: Kind::System { wc },
+        };
+        let new = Self::alloc(dev, info, None, &Self::SYSTEM_FUNCS)?;
+
+        // SAFETY: `new` is a zeroed shmem object with our `funcs`; on failure the helper
+        // releases what it initialised and the allocation is dropped below.
+        to_result(unsafe { bindings::drm_gem_shmem_init(dev.as_raw(), new.shmem(), size) })?;
+
+        // SAFETY: The object is not shared yet, so nothing else accesses the flag.
+        unsafe { (*new.shmem()).set_map_wc(wc) };
+
+        Ok(Self::publish(new))
+    }
+
+    /// Creates a device-memory object of `size` bytes, rounded up to the page size, from `mem`.
+    pub fn new_device(
+        dev: &drm::Device<T::Driver>,
+        mem: &vram::DeviceMemory,
+        size: usize,
+    ) -> Result<ARef<Self>> {
+        let size = page_align(size)?;
+        let alloc = mem.alloc(size)?;
+        let info = ObjectInfo {
+            size,
+            kind: Kind::Device,
+        };
+        let new = Self::alloc(dev, info, Some(alloc), &Self::DEVICE_FUNCS)?;
+        let obj = new.as_raw();
+
+        // SAFETY: `obj` is a zeroed GEM object with our `funcs`.
+        unsafe { bindings::drm_gem_private_object_init(dev.as_raw(), obj, size) };
+        // SAFETY: `obj` was initialised above.
+        if let Err(e) = to_result(unsafe { bindings::drm_gem_create_mmap_offset(obj) }) {
+            // SAFETY: Undoes `drm_gem_private_object_init()`; the object was never shared.
+            unsafe { bindings::drm_gem_object_release(obj) };
+            return Err(e);
+        }
+
+        Ok(Self::publish(new))
+    }
+
+    /// Returns the fake offset that maps the object through the DRM file.
+    pub fn mmap_offset(&self) -> u64 {
+        // SAFETY: Every object gets its offset node when it is created (for imports too, by
+        // the shmem helper), and keeps it until it is freed.
+        unsafe { bindings::drm_vma_node_offset_addr(&raw mut (*self.as_raw()).vma_node) }
+    }
+
+    /// Returns the scatter-gather table that maps a system-memory or imported object for the
+    /// DMA of the DRM device's parent.
+    ///
+    /// The pages are pinned and mapped on the first call and stay so until the object is
+    /// freed.
+    pub fn sg_table(&self) -> Result<&SGTable> {
+        if self.header.kind == Kind::Device {
+            return Err(EINVAL);
+        }
+        // SAFETY: The object is a live shmem object; the helper takes the reservation lock.
+        let sgt = from_err_ptr(unsafe { bindings::drm_gem_shmem_get_pages_sgt(self.shmem()) })?;
+        // SAFETY: The table stays valid until the object is freed (`drm_gem_shmem_release`),
+        // which cannot happen while `self` is borrowed.
+        Ok(unsafe { SGTable::from_raw(sgt) })
+    }
+
+    /// Maps the object into the kernel's address space.
+    pub fn vmap(&self) -> Result<VMap<'_, T>> {
+        let mut map = MaybeUninit::<bindings::iosys_map>::zeroed();
+        // SAFETY: The object is live; `drm_gem_vmap` takes the reservation lock.
+        to_result(unsafe { bindings::drm_gem_vmap(self.as_raw(), map.as_mut_ptr()) })?;
+        // SAFETY: `drm_gem_vmap` succeeded and filled in `map`.
+        let map = unsafe { map.assume_init() };
+        if map.is_iomem {
+            // SAFETY: `map` was just created on this object.
+            unsafe { bindings::drm_gem_vunmap(self.as_raw(), (&raw const map).cast_mut()) };
+            return Err(EOPNOTSUPP);
+        }
+        // SAFETY: The map is not I/O memory, so `vaddr` is the active member.
+        let addr = unsafe { map.__bindgen_anon_1.vaddr };
+        Ok(VMap { obj: self, addr })
+    }
+
+    extern "C" fn free_shmem(obj: *mut bindings::drm_gem_object) {
+        // SAFETY: `free` is only installed on objects of this type.
+        let this = core::ptr::from_ref::<Self>(unsafe { Self::from_raw(obj) }).cast_mut();
+        // SAFETY: The last reference is gone; this releases the pages, the DMA mapping and,
+        // for imports, the attachment, then the GEM object itself.
+        unsafe { bindings::drm_gem_shmem_release(obj.cast()) };
+        // SAFETY: The object was allocated with `KBox` in `alloc`.
+        drop(unsafe { KBox::from_raw(this) });
+    }
+
+    extern "C" fn free_device(obj: *mut bindings::drm_gem_object) {
+        // SAFETY: `free` is only installed on objects of this type.
+        let this = core::ptr::from_ref::<Self>(unsafe { Self::from_raw(obj) }).cast_mut();
+        // SAFETY: The last reference is gone: no mapping or dma-buf refers to the object.
+        unsafe { bindings::drm_gem_object_release(obj) };
+        // SAFETY: The object was allocated with `KBox` in `new_device`. Dropping it returns
+        // the device memory.
+        drop(unsafe { KBox::from_raw(this) });
+    }
+
+    /// `gem_prime_import_sg_table`: wraps the mapped dma-buf of another device or driver in an
+    /// object of this type. The DRM core then sets the attachment and the exporter's
+    /// reservation object; releasing the object unmaps and detaches.
+    extern "C" fn import_sg_table(
+        raw_dev: *mut bindings::drm_device,
+        attach: *mut bindings::dma_buf_attachment,
+        sgt: *mut bindings::sg_table,
+    ) -> *mut bindings::drm_gem_object {
+        // SAFETY: The callback is only installed in the `drm_driver` of `T::Driver`.
+        let dev = unsafe { drm::Device::<T::Driver>::from_raw(raw_dev) };
+        // SAFETY: The DRM core passes a live attachment to a live dma-buf.
+        let size = unsafe { (*(*attach).dmabuf).size };
+        match Self::import(dev, size, sgt) {
+            Ok(obj) => {
+                let raw = obj.as_raw();
+                // The DRM core owns the initial reference from here on.
+                core::mem::forget(obj);
+                raw
+            }
+            Err(e) => e.to_ptr(),
+        }
+    }
+
+    fn import(
+        dev: &drm::Device<T::Driver>,
+        size: usize,
+        sgt: *mut bindings::sg_table,
+    ) -> Result<ARef<Self>> {
+        let size = page_align(size)?;
+        let info = ObjectInfo {
+            size,
+            kind: Kind::Imported,
+        };
+        let new = Self::alloc(dev, info, None, &Self::SYSTEM_FUNCS)?;
+        let shmem = new.shmem();
+        let obj = new.as_raw();
+
+        // SAFETY: `obj` is a zeroed GEM object with our `funcs`. This is the private
+        // (no shmem file) initialisation the shmem helper does for imports.
+        unsafe { bindings::drm_gem_private_object_init(dev.as_raw(), obj, size) };
+        // SAFETY: `obj` was initialised above.
+        if let Err(e) = to_result(unsafe { bindings::drm_gem_create_mmap_offset(obj) }) {
+            // SAFETY: Undoes `drm_gem_private_object_init()`; the object was never shared.
+            unsafe { bindings::drm_gem_object_release(obj) };
+            return Err(e);
+        }
+        // SAFETY: The object is not shared yet. The table belongs to the attachment, which
+        // the object owns once the DRM core sets it; `drm_gem_shmem_release()` unmaps it.
+        unsafe {
+            let list = &raw mut (*shmem).madv_list;
+            (*list).next = list;
+            (*list).prev = list;
+            (*shmem).sgt = sgt;
+            // dma-buf mappings of the exporter decide the caching.
+            (*shmem).set_map_wc(false);
+        }
+
+        Ok(Self::publish(new))
+    }
+
+    /// `gem_prime_import`: the DRM core's import, plus self-import of device-memory objects,
+    /// whose dma-bufs the core does not recognise as its own.
+    extern "C" fn prime_import(
+        dev: *mut bindings::drm_device,
+        dma_buf: *mut bindings::dma_buf,
+    ) -> *mut bindings::drm_gem_object {
+        // SAFETY: The DRM core passes a live dma-buf it holds a reference to.
+        if let Some(obj) = unsafe { vram::own_dma_buf(dev, dma_buf) } {
+            return obj;
+        }
+        // SAFETY: Same arguments as the core passes to us.
+        unsafe { bindings::drm_gem_prime_import(dev, dma_buf) }
+    }
+}
+
+impl<T: DriverObject> core::ops::Deref for Object<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl<T: DriverObject> Sealed for Object<T> {}
+
+impl<T: DriverObject> IntoGEMObject for Object<T> {
+    fn as_raw(&self) -> *mut bindings::drm_gem_object {
+        self.header.as_gem()
+    }
+
+    unsafe fn from_raw<'a>(obj: *mut bindings::drm_gem_object) -> &'a Self {
+        // SAFETY: By the safety requirements `obj` is embedded in the header of an `Object<T>`,
+        // which is the first field of the `repr(C)` object.
+        unsafe { &*core::ptr::from_ref(Header::from_gem(obj)).cast::<Self>() }
+    }
+}
+
+impl<T: DriverObject> AllocImpl for Object<T> {
+    type Driver = T::Driver;
+
+    const ALLOC_OPS: AllocOps = AllocOps {
+        gem_create_object: None,
+        prime_handle_to_fd: None,
+        prime_fd_to_handle: None,
+        gem_prime_import: Some(Self::prime_import),
+        gem_prime_import_sg_table: Some(Self::import_sg_table),
+        dumb_create: None,
+        dumb_map_offset: None,
+    };
+}
+
+/// Returns the bytes of RAM the kernel manages.
+fn total_ram() -> u64 {
+    let mut info = MaybeUninit::<bindings::sysinfo>::zeroed();
+    // SAFETY: `si_meminfo` fills in the memory fields of a caller-provided `sysinfo`.
+    unsafe { bindings::si_meminfo(info.as_mut_ptr()) };
+    // SAFETY: The structure was zero-initialised and `si_meminfo` set the fields used here.
+    let info = unsafe { info.assume_init() };
+    (info.totalram as u64).saturating_mul(u64::from(info.mem_unit))
+}
+
+/// Rounds `size` up to the page size; zero and overflowing sizes are invalid.
+pub fn page_align(size: usize) -> Result<usize> {
+    if size == 0 {
+        return Err(EINVAL);
+    }
+    size.checked_next_multiple_of(crate::page::PAGE_SIZE)
+        .ok_or(EINVAL)
+}
+
+/// A kernel mapping of a system-memory or imported object.
+///
+/// # Invariants
+///
+/// `addr` is the start of a kernel mapping of all of `obj`, created by `drm_gem_vmap()`.
+pub struct VMap<'a, T: DriverObject> {
+    obj: &'a Object<T>,
+    addr: *mut ffi::c_void,
+}
+
+impl<T: DriverObject> VMap<'_, T> {
+    /// Checks that `len` bytes at `offset` lie within the object.
+    fn check(&self, offset: usize, len: usize) -> Result {
+        match offset.checked_add(len) {
+            Some(end) if end <= self.obj.size() => Ok(()),
+            _ => Err(EINVAL),
+        }
+    }
+
+    /// Copies `buf.len()` bytes at `offset` of the object into `buf`.
+    pub fn read(&self, offset: usize, buf: &mut [u8]) -> Result {
+        self.check(offset, buf.len())?;
+        // SAFETY: The range is within the mapping (checked above). Userspace or the device may
+        // write the memory concurrently, so it is only accessed through raw pointers, never
+        // through a Rust reference.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                self.addr.cast::<u8>().add(offset),
+                buf.as_mut_ptr(),
+                buf.len(),
+            )
+        };
+        Ok(())
+    }
+
+    /// Copies `buf` to `offset` of the object.
+    pub fn write(&self, offset: usize, buf: &[u8]) -> Result {
+        self.check(offset, buf.len())?;
+        // SAFETY: As in `read`.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                buf.as_ptr(),
+                self.addr.cast::<u8>().add(offset),
+                buf.len(),
+            )
+        };
+        Ok(())
+    }
+}
+
+impl<T: DriverObject> Drop for VMap<'_, T> {
+    fn drop(&mut self) {
+        let mut map = bindings::iosys_map {
+            is_iomem: false,
+            __bindgen_anon_1: bindings::iosys_map__bindgen_ty_1 { vaddr: self.addr },
+        };
+        // SAFETY: `map` is the mapping created in `Object::vmap` (type invariant).
+        unsafe { bindings::drm_gem_vunmap(self.obj.as_raw(), &mut map) };
+    }
+}
+
+#[kunit_tests(rust_drm_accel_gem)]
+mod tests {
+    use super::*;
+    use crate::{
+        device::{self, DeviceContext},
+        drm::UnregisteredDevice,
+        faux,
+        page::PAGE_SIZE,
+        sizes::SZ_1M,
+        sync::atomic::{Atomic, Relaxed},
+    };
+
+    /// A driver with just enough to create objects on a faux device.
+    struct TestDriver;
+    struct TestFile;
+
+    #[pin_data]
+    struct TestData {
+        live: Atomic<i64>,
+    }
+
+    struct TestObject {
+        dev: ARef<drm::Device<TestDriver>>,
+        kind: Kind,
+    }
+
+    impl drm::file::DriverFile for TestFile {
+        type Driver = TestDriver;
+
+        fn open(_dev: &drm::Device<TestDriver>) -> Result<Pin<KBox<Self>>> {
+            Ok(KBox::new(Self, GFP_KERNEL)?.into())
+        }
+    }
+
+    impl DriverObject for TestObject {
+        type Driver = TestDriver;
+
+        fn new(dev: &drm::Device<TestDriver>, info: &ObjectInfo) -> impl PinInit<Self, Error> {
+            dev.live.fetch_add(1, Relaxed);
+            Ok::<_, Error>(Self {
+                dev: dev.into(),
+                kind: info.kind,
+            })
+        }
+    }
+
+    impl Drop for TestObject {
+        fn drop(&mut self) {
+            self.dev.live.fetch_sub(1, Relaxed);
+        }
+    }
+
+    #[vtable]
+    impl drm::Driver for TestDriver {
+        type Data = TestData;
+        type RegistrationData<'a> = ();
+        type File = TestFile;
+        type Object = Object<TestObject>;
+        type ParentDevice<Ctx: DeviceContext> = faux::Device<Ctx>;
+
+        const INFO: drm::DriverInfo = drm::DriverInfo {
+            major: 0,
+            minor: 0,
+            patchlevel: 0,
+            name: c"accel-gem-kunit",
+            desc: c"accel GEM KUnit",
+        };
+        const IOCTLS: &'static [drm::ioctl::DrmIoctlDescriptor] = &[];
+    }
+
+    fn device() -> Result<(faux::Registration, UnregisteredDevice<TestDriver>)> {
+        let reg = faux::Registration::new(c"accel-gem-kunit", None)?;
+        let drm = UnregisteredDevice::new(
+            reg.as_ref(),
+            try_pin_init!(TestData {
+                live: Atomic::new(0),
+            }),
+        )?;
+        Ok((reg, drm))
+    }
+
+    #[test]
+    fn sizes_are_page_aligned() -> Result {
+        assert_eq!(page_align(1)?, PAGE_SIZE);
+        assert_eq!(page_align(PAGE_SIZE)?, PAGE_SIZE);
+        assert_eq!(page_align(PAGE_SIZE + 1)?, 2 * PAGE_SIZE);
+        assert_eq!(page_align(0), Err(EINVAL));
+        assert_eq!(page_align(usize::MAX), Err(EINVAL));
+        assert_eq!(page_align(usize::MAX - PAGE_SIZE + 2), Err(EINVAL));
+        Ok(())
+    }
+
+    #[test]
+    fn system_object_vmap_round_trip() -> Result {
+        let (_reg, drm) = device()?;
+        let obj = Object::<TestObject>::new_system(&drm, 3 * PAGE_SIZE + 5, true)?;
+        assert_eq!(obj.size(), 4 * PAGE_SIZE);
+        assert_eq!(obj.kind(), Kind::System { wc: true });
+        assert_eq!(obj.kind, Kind::System { wc: true });
+        assert!(obj.device_memory().is_none());
+        assert_eq!(drm.live.load(Relaxed), 1);
+
+        let map = obj.vmap()?;
+        let pattern = [0x5a_u8, 0xa5, 0x3c, 0xc3];
+        map.write(obj.size() - pattern.len(), &pattern)?;
+        let mut back = [0u8; 4];
+        map.read(obj.size() - back.len(), &mut back)?;
+        assert_eq!(back, pattern);
+        // Accesses that leave the object fail and touch nothing.
+        assert_eq!(map.read(obj.size() - 3, &mut back), Err(EINVAL));
+        assert_eq!(map.write(usize::MAX, &pattern), Err(EINVAL));
+        drop(map);
+
+        drop(obj);
+        assert_eq!(drm.live.load(Relaxed), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn system_objects_fit_in_ram() -> Result {
+        let (_reg, drm) = device()?;
+        let too_big = usize::try_from(total_ram())? + PAGE_SIZE;
+        assert_eq!(
+            Object::<TestObject>::new_system(&drm, too_big, false).err(),
+            Some(ENOMEM)
+        );
+        assert_eq!(drm.live.load(Relaxed), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn objects_get_distinct_mmap_offsets() -> Result {
+        let (_reg, drm) = device()?;
+        let a = Object::<TestObject>::new_system(&drm, PAGE_SIZE, false)?;
+        let b = Object::<TestObject>::new_system(&drm, PAGE_SIZE, false)?;
+        assert_ne!(a.mmap_offset(), 0);
+        assert_ne!(a.mmap_offset(), b.mmap_offset());
+        assert_eq!(a.mmap_offset() % PAGE_SIZE as u64, 0);
+        Ok(())
+    }
+
+    #[test]
+    fn device_memory_is_returned() -> Result {
+        let (reg, drm) = device()?;
+        let dev: &device::Device = reg.as_ref().as_ref();
+        // The range is never touched: objects are only allocated, not mapped.
+        let mem = vram::DeviceMemory::new(dev, 1 << 40, 4 * SZ_1M as u64)?;
+        assert_eq!(mem.avail(), 4 * SZ_1M as u64);
+
+        let a = Object::<TestObject>::new_device(&drm, &mem, SZ_1M + 1)?;
+        assert_eq!(a.kind(), Kind::Device);
+        assert_eq!(a.size(), SZ_1M + PAGE_SIZE);
+        let alloc = a.device_memory().ok_or(EINVAL)?;
+        assert_eq!(alloc.phys(), (1 << 40) + alloc.offset());
+        assert_eq!(alloc.size(), a.size() as u64);
+        // Cannot vmap or DMA-map device memory through the system-memory paths.
+        assert!(a.vmap().is_err());
+        assert_eq!(a.sg_table().err(), Some(EINVAL));
+
+        // The rest does not fit a 3 MiB object, so that fails with ENOSPC.
+        assert_eq!(
+            Object::<TestObject>::new_device(&drm, &mem, 3 * SZ_1M).err(),
+            Some(ENOSPC)
+        );
+        assert_eq!(drm.live.load(Relaxed), 1);
+        drop(a);
+        assert_eq!(mem.avail(), 4 * SZ_1M as u64);
+        let b = Object::<TestObject>::new_device(&drm, &mem, 4 * SZ_1M)?;
+        assert_eq!(mem.avail(), 0);
+        drop(b);
+        assert_eq!(drm.live.load(Relaxed), 0);
+        assert_eq!(vram::DeviceMemory::new(dev, 1 << 40, 0).err(), Some(EINVAL));
+        Ok(())
+    }
+}
