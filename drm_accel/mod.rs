@@ -39,8 +39,13 @@
 //!
 //! [`gem`] provides the buffer object type of accel drivers: system memory, device memory
 //! behind a BAR, and PRIME imports, all of one Rust type.
+//!
+//! # Execution
+//!
+//! [`sched`] provides DMA fences.
 
 pub mod gem;
+pub mod sched;
 
 use crate::{bindings, ffi, ioctl, prelude::*, uapi};
 

@@ -34,6 +34,7 @@ KMAKE=(make -C "$SRC" O="$OUT" LLVM=-19
 LINKS=(
 	"rust/kernel/drm/accel/mod.rs" "drm_accel/mod.rs"
 	"rust/kernel/drm/accel/gem" "gem"
+	"rust/kernel/drm/accel/sched" "sched"
 	"include/uapi/drm/gaudi_accel.h" "uapi/gaudi_accel.h"
 )
 
