@@ -299,6 +299,13 @@ impl<T: DriverObject> Object<T> {
         Ok(Self::publish(new))
     }
 
+    /// Returns the reservation object of the object (the exporter's for imports).
+    pub fn resv(&self) -> &super::sched::resv::DmaResv {
+        // SAFETY: `resv` is set when the GEM object is initialised (to the exporter's for
+        // imports, which the attachment keeps alive) and lives as long as the object.
+        unsafe { super::sched::resv::DmaResv::from_raw((*self.as_raw()).resv) }
+    }
+
     /// Returns the fake offset that maps the object through the DRM file.
     pub fn mmap_offset(&self) -> u64 {
         // SAFETY: Every object gets its offset node when it is created (for imports too, by

@@ -238,10 +238,7 @@ impl Fence {
     /// Returns `ETIME` on timeout and `ERESTARTSYS` if `interruptible` and a signal arrived.
     /// The outcome of the fence itself is in [`Fence::status`].
     pub fn wait(&self, interruptible: bool, timeout: Delta) -> Result {
-        let jiffies = crate::time::msecs_to_jiffies(
-            u32::try_from(timeout.as_millis().max(0)).unwrap_or(u32::MAX),
-        );
-        let jiffies = ffi::c_long::try_from(jiffies).unwrap_or(ffi::c_long::MAX);
+        let jiffies = super::timeout_jiffies(timeout);
         // SAFETY: The fence is live.
         let ret =
             unsafe { bindings::dma_fence_wait_timeout(self.as_raw(), interruptible, jiffies) };
@@ -250,6 +247,37 @@ impl Fence {
             r if r < 0 => to_result(r as ffi::c_int),
             _ => Ok(()),
         }
+    }
+
+    /// Exports the fence as a sync file and returns its new file descriptor.
+    pub fn export_sync_file(&self) -> Result<u32> {
+        let fd =
+            crate::fs::file::FileDescriptorReservation::get_unused_fd_flags(bindings::O_CLOEXEC)?;
+        // SAFETY: The fence is live; the sync file takes its own reference.
+        let sync_file = unsafe { bindings::sync_file_create(self.as_raw()) };
+        if sync_file.is_null() {
+            return Err(ENOMEM);
+        }
+        // SAFETY: `sync_file_create` returned a sync file whose `file` holds the only
+        // reference, which we take over.
+        let file = unsafe {
+            ARef::from_raw(NonNull::from(crate::fs::File::from_raw_file(
+                (*sync_file).file,
+            )))
+        };
+        let raw = fd.reserved_fd();
+        fd.fd_install(file);
+        Ok(raw)
+    }
+
+    /// Returns the fence of the sync file `fd`: `EINVAL` if `fd` is not a sync file.
+    pub fn from_sync_file(fd: i32) -> Result<ARef<Self>> {
+        // SAFETY: Always safe to call; it takes a reference to the fence it returns.
+        let fence = unsafe { bindings::sync_file_get_fence(fd) };
+        // SAFETY: A non-NULL result is a fence reference we own.
+        NonNull::new(fence)
+            .map(|f| unsafe { Self::from_owned_raw(f) })
+            .ok_or(EINVAL)
     }
 
     /// Registers `cb`, to be called once when the fence signals.
@@ -508,6 +536,45 @@ mod tests {
         // A signalled fence takes no callbacks.
         let late = f.add_callback(Callback::new(Count(AtomicU32::new(0)))?);
         assert!(late.is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn resv_tracks_fences() -> Result {
+        use super::super::resv::{DmaResv, Usage};
+        let raw: KBox<Opaque<bindings::dma_resv>> = KBox::new(Opaque::uninit(), GFP_KERNEL)?;
+        // SAFETY: `raw` is valid memory for a `dma_resv`.
+        unsafe { bindings::dma_resv_init(raw.get()) };
+        {
+            // SAFETY: Initialised above; finalised below, after the last use.
+            let resv = unsafe { DmaResv::from_raw(raw.get()) };
+            let tl = timeline();
+            let (w, r) = (tl.new_fence()?, tl.new_fence()?);
+            {
+                let mut guard = resv.lock()?;
+                assert_eq!(guard.add_fence(&w.fence(), Usage::Write), Err(ENOSPC));
+                guard.reserve_fences(2)?;
+                guard.add_fence(&w.fence(), Usage::Write)?;
+                let other = timeline();
+                let o = other.new_fence()?;
+                guard.add_fence(&o.fence(), Usage::Read)?;
+                assert_eq!(guard.add_fence(&r.fence(), Usage::Read), Err(ENOSPC));
+                o.signal(None);
+            }
+            assert!(!resv.test_signaled(Usage::Write));
+            assert!(!resv.test_signaled(Usage::Read));
+            assert_eq!(
+                resv.wait(Usage::Write, false, Delta::from_millis(5)),
+                Err(ETIME)
+            );
+            w.signal(None);
+            assert!(resv.test_signaled(Usage::Write));
+            assert!(resv.test_signaled(Usage::Read));
+            resv.wait(Usage::Bookkeep, true, Delta::from_millis(5))?;
+            r.signal(None);
+        }
+        // SAFETY: No reference to the object is left.
+        unsafe { bindings::dma_resv_fini(raw.get()) };
         Ok(())
     }
 

@@ -4,6 +4,16 @@
 //!
 //! [`fence`] is a safe `dma_fence`: a timeline of sequence numbers, a producer that alone can
 //! signal, and a reference-counted consumer fence that other drivers and userspace (through
-//! `dma_resv`, sync files and syncobjs) can wait on.
+//! `dma_resv`, sync files and syncobjs) can wait on. [`resv`] attaches fences to buffers for
+//! implicit synchronisation.
 
 pub mod fence;
+pub mod resv;
+
+/// Converts a timeout to jiffies for the C wait functions, clamped to `0..=LONG_MAX`
+/// (`MAX_SCHEDULE_TIMEOUT`).
+fn timeout_jiffies(timeout: crate::time::Delta) -> crate::ffi::c_long {
+    let ms = u32::try_from(timeout.as_millis().max(0)).unwrap_or(u32::MAX);
+    crate::ffi::c_long::try_from(crate::time::msecs_to_jiffies(ms))
+        .unwrap_or(crate::ffi::c_long::MAX)
+}

@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+
+//! Reservation objects: the fences attached to a buffer.
+//!
+//! C header: [`include/linux/dma-resv.h`](srctree/include/linux/dma-resv.h)
+//!
+//! Every GEM object has a `dma_resv` that records the fences of the work that uses the buffer,
+//! each with a [`Usage`]. Submitting a job that reads a buffer waits for its `WRITE` fences and
+//! adds a `READ` fence; a job that writes waits for all fences and adds a `WRITE` fence. This is
+//! the implicit synchronisation between drivers and processes that share buffers.
+//!
+//! Adding a fence needs a slot reserved beforehand, under the lock: reserve in the fallible
+//! preparation of a job, add in its infallible push.
+
+use crate::{bindings, error::to_result, ffi, prelude::*, time::Delta, types::Opaque};
+
+use super::fence::Fence;
+
+/// How the work behind a fence uses the buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Usage {
+    /// Kernel memory management (moves, clears); everyone waits for it.
+    Kernel = bindings::dma_resv_usage_DMA_RESV_USAGE_KERNEL,
+    /// The work writes the buffer.
+    Write = bindings::dma_resv_usage_DMA_RESV_USAGE_WRITE,
+    /// The work reads the buffer.
+    Read = bindings::dma_resv_usage_DMA_RESV_USAGE_READ,
+    /// Bookkeeping only; implicit synchronisation ignores it.
+    Bookkeep = bindings::dma_resv_usage_DMA_RESV_USAGE_BOOKKEEP,
+}
+
+/// A reservation object.
+///
+/// # Invariants
+///
+/// The wrapped `dma_resv` is initialised and lives while a `&DmaResv` exists.
+#[repr(transparent)]
+pub struct DmaResv(Opaque<bindings::dma_resv>);
+
+// SAFETY: `dma_resv` is protected by its ww-mutex and RCU.
+unsafe impl Send for DmaResv {}
+// SAFETY: See `Send`.
+unsafe impl Sync for DmaResv {}
+
+impl DmaResv {
+    /// Borrows a C reservation object.
+    ///
+    /// # Safety
+    ///
+    /// `resv` must be an initialised `dma_resv` that lives for `'a`.
+    pub unsafe fn from_raw<'a>(resv: *mut bindings::dma_resv) -> &'a Self {
+        // SAFETY: Transparent wrapper; liveness is guaranteed by the caller.
+        unsafe { &*resv.cast() }
+    }
+
+    fn as_raw(&self) -> *mut bindings::dma_resv {
+        self.0.get()
+    }
+
+    /// Locks the object (without a ww acquire context: one object at a time).
+    pub fn lock(&self) -> Result<ResvGuard<'_>> {
+        // SAFETY: The object is live; a NULL context locks just this object.
+        to_result(unsafe { bindings::dma_resv_lock(self.as_raw(), core::ptr::null_mut()) })?;
+        Ok(ResvGuard {
+            resv: self,
+            reserved: 0,
+        })
+    }
+
+    /// Whether every fence of `usage` (and of the usages before it) has signalled.
+    pub fn test_signaled(&self, usage: Usage) -> bool {
+        // SAFETY: The object is live; the function uses RCU.
+        unsafe {
+            bindings::dma_resv_test_signaled(self.as_raw(), usage as bindings::dma_resv_usage)
+        }
+    }
+
+    /// Waits for the fences of `usage` for at most `timeout`; `ETIME` on timeout.
+    pub fn wait(&self, usage: Usage, interruptible: bool, timeout: Delta) -> Result {
+        // Non-negative by construction.
+        let jiffies = super::timeout_jiffies(timeout) as ffi::c_ulong;
+        // SAFETY: The object is live; the function takes references to the fences it waits on.
+        let ret = unsafe {
+            bindings::dma_resv_wait_timeout(
+                self.as_raw(),
+                usage as bindings::dma_resv_usage,
+                interruptible,
+                jiffies,
+            )
+        };
+        match ret {
+            0 => Err(ETIME),
+            r if r < 0 => to_result(r as ffi::c_int),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A locked reservation object.
+///
+/// Fence slots reserved under the lock are counted, so that [`ResvGuard::add_fence`] can refuse
+/// to add a fence without one instead of overflowing the fence list.
+pub struct ResvGuard<'a> {
+    resv: &'a DmaResv,
+    reserved: u32,
+}
+
+impl ResvGuard<'_> {
+    /// Reserves room for `count` more fences.
+    pub fn reserve_fences(&mut self, count: u32) -> Result {
+        let total = self.reserved.checked_add(count).ok_or(EINVAL)?;
+        // SAFETY: The object is locked.
+        to_result(unsafe { bindings::dma_resv_reserve_fences(self.resv.as_raw(), total) })?;
+        self.reserved = total;
+        Ok(())
+    }
+
+    /// Adds `fence` with `usage`, using a reserved slot (`ENOSPC` if none is left).
+    pub fn add_fence(&mut self, fence: &Fence, usage: Usage) -> Result {
+        self.reserved = self.reserved.checked_sub(1).ok_or(ENOSPC)?;
+        // SAFETY: The object is locked and has a reserved slot; the list takes its own
+        // reference to the fence.
+        unsafe {
+            bindings::dma_resv_add_fence(
+                self.resv.as_raw(),
+                fence.as_raw(),
+                usage as bindings::dma_resv_usage,
+            )
+        };
+        Ok(())
+    }
+}
+
+impl Drop for ResvGuard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: The object was locked by `DmaResv::lock`.
+        unsafe { bindings::dma_resv_unlock(self.resv.as_raw()) };
+    }
+}
