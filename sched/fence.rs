@@ -327,6 +327,12 @@ pub struct Callback<T: FenceCallback> {
     data: T,
 }
 
+// SAFETY: The `dma_fence_cb` is only touched by the DMA fence core, under the fence lock, and
+// the data is `Send + Sync`.
+unsafe impl<T: FenceCallback> Send for Callback<T> {}
+// SAFETY: See `Send`.
+unsafe impl<T: FenceCallback> Sync for Callback<T> {}
+
 impl<T: FenceCallback> Callback<T> {
     /// Allocates a callback node for `data`, before any signalling section.
     pub fn new(data: T) -> Result<Pin<KBox<Self>>> {

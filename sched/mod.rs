@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 
-//! Execution support for accel drivers: DMA fences.
+//! Execution support for accel drivers: DMA fences and the job queue.
 //!
 //! [`fence`] is a safe `dma_fence`: a timeline of sequence numbers, a producer that alone can
 //! signal, and a reference-counted consumer fence that other drivers and userspace (through
 //! `dma_resv`, sync files and syncobjs) can wait on. [`resv`] attaches fences to buffers for
-//! implicit synchronisation.
+//! implicit synchronisation. [`queue`] schedules jobs of many clients onto an engine.
 
 pub mod fence;
+pub mod queue;
 pub mod resv;
 
 /// Converts a timeout to jiffies for the C wait functions, clamped to `0..=LONG_MAX`

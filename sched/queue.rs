@@ -1,0 +1,1003 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+
+//! A job queue in the style of the DRM GPU scheduler.
+//!
+//! A [`JobQueue`] feeds one hardware engine. The driver implements [`Backend`]: it runs a job on
+//! the hardware and returns the hardware fence, stops the hardware's work on a job that timed
+//! out, and stops the engine when the queue is torn down. Clients submit through [`Entity`]s
+//! (one per context or userspace queue), each with a [`Priority`].
+//!
+//! # Job life cycle
+//!
+//! 1. [`Entity::prepare`] is the fallible step: it allocates the job's fences and every
+//!    callback node, reserves a slot in the entity and checks the job's credits. Nothing is
+//!    published yet; dropping the [`PreparedJob`] cancels it.
+//! 2. [`PreparedJob::push`] is infallible: the job joins its entity's FIFO. From here on its
+//!    *scheduled* and *finished* fences are published and will signal.
+//! 3. The queue runs the job when its dependencies (explicit fences, including the implicit
+//!    ones the caller collected from `dma_resv`) have signalled, it is at the head of its
+//!    entity, its entity is chosen (highest priority first, round robin within a priority)
+//!    and enough hardware credits (ring capacity) are free. The scheduled fence signals when
+//!    the job is handed to the hardware.
+//! 4. When the hardware fence signals, the finished fence signals with the same outcome and
+//!    the credits return.
+//!
+//! Running a job happens in a fence signalling section: [`Backend::run`] must not allocate
+//! with `GFP_KERNEL` nor take locks that are held while waiting for fences.
+//!
+//! # Timeouts
+//!
+//! A job that runs longer than the queue's timeout is handed to [`Backend::timed_out`], which
+//! stops the hardware's work on it. Its finished fence signals `ETIME`, its entity is marked
+//! guilty and banned: the entity's queued jobs are cancelled (`ECANCELED`) and it accepts no
+//! new jobs. Nothing is resubmitted, and other entities are not affected.
+//!
+//! # Teardown
+//!
+//! Dropping an [`Entity`] cancels its queued jobs; its jobs on the hardware complete normally.
+//! Dropping the [`JobQueue`] stops the engine with [`Backend::stop`], then cancels every job in
+//! flight and queued: all their fences signal, with `ECANCELED`. When the drop returns, no work
+//! item of the queue is pending or running, so a module can go away after it (and an
+//! `rcu_barrier()` for the fences).
+
+use crate::{
+    bindings, impl_has_delayed_work, impl_has_work, new_delayed_work, new_spinlock, new_work,
+    prelude::*,
+    sync::{aref::ARef, Arc, SpinLock},
+    time::{Delta, Instant, Monotonic},
+    workqueue::{self, DelayedWork, Work, WorkItem},
+};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use super::fence::{Callback, CallbackRegistration, Fence, FenceCallback, PendingFence, Timeline};
+
+/// The hardware side of a job queue, implemented by the driver.
+pub trait Backend: Send + Sync + 'static {
+    /// The driver's data of a job.
+    type Job: Send + 'static;
+
+    /// Hands `job` to the hardware and returns the fence that signals when it is done.
+    ///
+    /// Runs in a fence signalling section. An error fails the job: its finished fence signals
+    /// with it.
+    fn run(&self, job: &mut Self::Job) -> Result<ARef<Fence>>;
+
+    /// `job` exceeded the timeout: stop the hardware's work on it. Its hardware fence is
+    /// ignored from now on.
+    fn timed_out(&self, job: &mut Self::Job);
+
+    /// The queue is being torn down: make the engine idle. Called once, before the jobs in
+    /// flight are cancelled.
+    fn stop(&self);
+}
+
+/// Scheduling priority of an entity; higher runs first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Priority {
+    /// Background work.
+    Low = 0,
+    /// The default.
+    Normal = 1,
+    /// Latency-sensitive work.
+    High = 2,
+    /// Work of the kernel itself (memory management, recovery).
+    Kernel = 3,
+}
+
+const NUM_PRIORITIES: usize = 4;
+
+/// Parameters of a [`JobQueue`].
+#[derive(Clone, Copy)]
+pub struct Config {
+    /// Name of the queue, for its fence timelines.
+    pub name: &'static CStr,
+    /// Hardware credits (for example ring slots) the jobs in flight may use together.
+    pub credits: u32,
+    /// Jobs an entity may hold queued (prepared or pushed, not yet running).
+    pub entity_depth: u32,
+    /// How long a job may run before it is declared hung.
+    pub timeout: Delta,
+}
+
+/// What an entity's fences and bans are tied to.
+struct EntityState {
+    id: u64,
+    priority: Priority,
+    scheduled: Timeline,
+    finished: Timeline,
+    banned: AtomicBool,
+}
+
+/// Wakes the queue when a fence it waits for signals.
+struct Kick<B: Backend>(Arc<QueueInner<B>>);
+
+impl<B: Backend> FenceCallback for Kick<B> {
+    fn signalled(&self, _fence: &Fence) {
+        QueueInner::kick(&self.0);
+    }
+}
+
+/// A job inside the queue.
+struct Job<B: Backend> {
+    data: B::Job,
+    credits: u32,
+    entity: Arc<EntityState>,
+    deps: KVec<ARef<Fence>>,
+    /// Preallocated callback nodes: one per dependency, one for the hardware fence.
+    nodes: KVec<Pin<KBox<Callback<Kick<B>>>>>,
+    /// Registered callbacks (capacity reserved for every node).
+    regs: KVec<CallbackRegistration<Kick<B>>>,
+    scheduled: Option<PendingFence>,
+    finished: Option<PendingFence>,
+    hw: Option<ARef<Fence>>,
+    deadline: Option<Instant<Monotonic>>,
+}
+
+impl<B: Backend> Job<B> {
+    fn deps_signalled(&self) -> bool {
+        self.deps.iter().all(|f| f.is_signaled())
+    }
+
+    /// Registers a preallocated callback on `fence`; a signalled fence needs none.
+    fn watch(&mut self, fence: &Fence) {
+        let Some(node) = self.nodes.pop() else {
+            return;
+        };
+        match fence.add_callback(node) {
+            // Capacity for every node was reserved in `prepare`: both pushes fit.
+            Ok(reg) => {
+                let _ = self.regs.push_within_capacity(reg);
+            }
+            Err(node) => {
+                let _ = self.nodes.push_within_capacity(node);
+            }
+        }
+    }
+
+    /// Ends the job: removes its callbacks and signals what has not signalled.
+    fn finish(mut self, error: Option<Error>) {
+        self.regs.clear();
+        if let Some(s) = self.scheduled.take() {
+            s.signal(error);
+        }
+        if let Some(f) = self.finished.take() {
+            f.signal(error);
+        }
+    }
+}
+
+/// An entity's FIFO of jobs.
+struct EntityQueue<B: Backend> {
+    state: Arc<EntityState>,
+    jobs: KVec<Job<B>>,
+    /// Prepared jobs that hold a slot in `jobs`.
+    reserved: u32,
+}
+
+struct Inner<B: Backend> {
+    entities: KVec<EntityQueue<B>>,
+    in_flight: KVec<Job<B>>,
+    credits_used: u32,
+    /// Round-robin position per priority: the id of the entity that ran last.
+    last: [u64; NUM_PRIORITIES],
+    /// A worker is processing the queue; `again` asks it for another pass.
+    running: bool,
+    again: bool,
+    stopped: bool,
+}
+
+#[pin_data]
+struct QueueInner<B: Backend> {
+    backend: B,
+    config: Config,
+    next_entity: AtomicU64,
+    #[pin]
+    inner: SpinLock<Inner<B>>,
+    #[pin]
+    work: Work<QueueInner<B>, 0>,
+    #[pin]
+    timeout_work: DelayedWork<QueueInner<B>, 1>,
+}
+
+impl_has_work! {
+    impl{B: Backend} HasWork<QueueInner<B>, 0> for QueueInner<B> { self.work }
+}
+
+impl_has_delayed_work! {
+    impl{B: Backend} HasDelayedWork<QueueInner<B>, 1> for QueueInner<B> { self.timeout_work }
+}
+
+impl<B: Backend> WorkItem<0> for QueueInner<B> {
+    type Pointer = Arc<QueueInner<B>>;
+
+    fn run(this: Arc<QueueInner<B>>) {
+        this.process();
+    }
+}
+
+impl<B: Backend> WorkItem<1> for QueueInner<B> {
+    type Pointer = Arc<QueueInner<B>>;
+
+    fn run(this: Arc<QueueInner<B>>) {
+        this.process();
+    }
+}
+
+/// What a pass over the queue found to do, taken out under the lock and done outside it.
+enum Step<B: Backend> {
+    Complete(Job<B>),
+    TimedOut(Job<B>),
+    Run(Job<B>),
+    Idle,
+}
+
+impl<B: Backend> QueueInner<B> {
+    fn kick(this: &Arc<Self>) {
+        let _ = workqueue::system_unbound().enqueue::<_, 0>(this.clone());
+    }
+
+    /// Takes the next thing to do out of the queue.
+    fn next_step(&self, inner: &mut Inner<B>, now: Instant<Monotonic>) -> Step<B> {
+        if let Some(i) = inner
+            .in_flight
+            .iter()
+            .position(|j| j.hw.as_ref().is_some_and(|f| f.is_signaled()))
+        {
+            if let Ok(job) = inner.in_flight.remove(i) {
+                inner.credits_used -= job.credits;
+                return Step::Complete(job);
+            }
+        }
+        if let Some(i) = inner
+            .in_flight
+            .iter()
+            .position(|j| j.deadline.is_some_and(|d| d.as_nanos() <= now.as_nanos()))
+        {
+            if let Ok(job) = inner.in_flight.remove(i) {
+                inner.credits_used -= job.credits;
+                return Step::TimedOut(job);
+            }
+        }
+        let free = self.config.credits - inner.credits_used;
+        for prio in (0..NUM_PRIORITIES).rev() {
+            let n = inner.entities.len();
+            // Start after the entity of this priority that ran last.
+            let start = inner
+                .entities
+                .iter()
+                .position(|e| e.state.id == inner.last[prio])
+                .map_or(0, |i| i + 1);
+            for k in 0..n {
+                let idx = (start + k) % n;
+                let e = &inner.entities[idx];
+                if e.state.priority as usize != prio {
+                    continue;
+                }
+                let Some(head) = e.jobs.first() else {
+                    continue;
+                };
+                if head.credits > free || !head.deps_signalled() {
+                    continue;
+                }
+                inner.last[prio] = e.state.id;
+                if let Ok(job) = inner.entities[idx].jobs.remove(0) {
+                    inner.credits_used += job.credits;
+                    return Step::Run(job);
+                }
+            }
+        }
+        Step::Idle
+    }
+
+    /// Processes the queue until nothing is left to do. Only one worker processes at a time.
+    fn process(self: &Arc<Self>) {
+        {
+            let mut inner = self.inner.lock();
+            if inner.running {
+                inner.again = true;
+                return;
+            }
+            inner.running = true;
+        }
+        loop {
+            let step = {
+                let mut inner = self.inner.lock();
+                if inner.stopped {
+                    inner.running = false;
+                    return;
+                }
+                let step = self.next_step(&mut inner, Instant::now());
+                if let Step::Idle = step {
+                    if !inner.again {
+                        inner.running = false;
+                        let deadline = inner
+                            .in_flight
+                            .iter()
+                            .filter_map(|j| j.deadline)
+                            .min_by_key(|d| d.as_nanos());
+                        drop(inner);
+                        if let Some(d) = deadline {
+                            self.arm_timeout(d);
+                        }
+                        return;
+                    }
+                    inner.again = false;
+                }
+                step
+            };
+            match step {
+                Step::Complete(mut job) => {
+                    let error = job.hw.take().and_then(|f| f.status()).and_then(|s| s.err());
+                    job.finish(error);
+                }
+                Step::TimedOut(mut job) => {
+                    let entity = job.entity.clone();
+                    self.timed_out(&mut job, entity);
+                }
+                Step::Run(job) => self.run(job),
+                Step::Idle => {}
+            }
+        }
+    }
+
+    fn arm_timeout(self: &Arc<Self>, deadline: Instant<Monotonic>) {
+        let left = deadline - Instant::now();
+        let ms = u32::try_from(left.as_millis_ceil().max(0)).unwrap_or(u32::MAX);
+        let _ = workqueue::system_unbound()
+            .enqueue_delayed::<_, 1>(self.clone(), crate::time::msecs_to_jiffies(ms));
+    }
+
+    fn run(self: &Arc<Self>, mut job: Job<B>) {
+        let _section = super::fence::SignallingSection::begin();
+        job.regs.clear();
+        if let Some(s) = job.scheduled.take() {
+            s.signal(None);
+        }
+        match self.backend.run(&mut job.data) {
+            Ok(hw) => {
+                job.watch(&hw);
+                job.hw = Some(hw);
+                job.deadline = Some(Instant::now() + self.config.timeout);
+                let mut inner = self.inner.lock();
+                if inner.stopped {
+                    // Torn down while the job was being handed over.
+                    inner.credits_used -= job.credits;
+                    drop(inner);
+                    job.finish(Some(ECANCELED));
+                    return;
+                }
+                // `in_flight` has room for as many jobs as there are credits.
+                if let Err(e) = inner.in_flight.push_within_capacity(job) {
+                    let job = e.0;
+                    inner.credits_used -= job.credits;
+                    drop(inner);
+                    job.finish(Some(ENOMEM));
+                }
+            }
+            Err(e) => {
+                self.inner.lock().credits_used -= job.credits;
+                job.finish(Some(e));
+            }
+        }
+    }
+
+    fn timed_out(self: &Arc<Self>, job: &mut Job<B>, entity: Arc<EntityState>) {
+        self.backend.timed_out(&mut job.data);
+        entity.banned.store(true, Ordering::Release);
+        job.regs.clear();
+        if let Some(f) = job.finished.take() {
+            f.signal(Some(ETIME));
+        }
+        // The guilty entity's queued jobs will not run.
+        let cancelled = {
+            let mut inner = self.inner.lock();
+            inner
+                .entities
+                .iter_mut()
+                .find(|e| e.state.id == entity.id)
+                .map(|e| core::mem::take(&mut e.jobs))
+        };
+        for j in cancelled.into_iter().flatten() {
+            j.finish(Some(ECANCELED));
+        }
+    }
+}
+
+/// A job queue feeding one engine. Dropping it tears it down (see the module documentation).
+pub struct JobQueue<B: Backend> {
+    inner: Arc<QueueInner<B>>,
+}
+
+impl<B: Backend> JobQueue<B> {
+    /// Creates a queue for `backend`.
+    pub fn new(backend: B, config: Config) -> Result<Self> {
+        if config.credits == 0 || config.entity_depth == 0 {
+            return Err(EINVAL);
+        }
+        let in_flight = KVec::with_capacity(config.credits as usize, GFP_KERNEL)?;
+        let inner = Arc::pin_init(
+            pin_init!(QueueInner {
+                backend,
+                config,
+                next_entity: AtomicU64::new(1),
+                inner <- new_spinlock!(Inner {
+                    entities: KVec::new(),
+                    in_flight,
+                    credits_used: 0,
+                    last: [0; NUM_PRIORITIES],
+                    running: false,
+                    again: false,
+                    stopped: false,
+                }),
+                work <- new_work!("JobQueue::work"),
+                timeout_work <- new_delayed_work!("JobQueue::timeout_work"),
+            }),
+            GFP_KERNEL,
+        )?;
+        Ok(Self { inner })
+    }
+
+    /// The driver's backend.
+    pub fn backend(&self) -> &B {
+        &self.inner.backend
+    }
+
+    /// Credits used by the jobs on the hardware.
+    pub fn credits_in_use(&self) -> u32 {
+        self.inner.inner.lock().credits_used
+    }
+
+    /// Creates an entity with `priority`.
+    pub fn new_entity(&self, priority: Priority) -> Result<Entity<B>> {
+        let id = self.inner.next_entity.fetch_add(1, Ordering::Relaxed);
+        let state = Arc::new(
+            EntityState {
+                id,
+                priority,
+                scheduled: Timeline::new(c"drm-accel-sched", self.inner.config.name),
+                finished: Timeline::new(c"drm-accel-sched", self.inner.config.name),
+                banned: AtomicBool::new(false),
+            },
+            GFP_KERNEL,
+        )?;
+        let jobs = KVec::with_capacity(self.inner.config.entity_depth as usize, GFP_KERNEL)?;
+        let mut inner = self.inner.inner.lock();
+        if inner.stopped {
+            return Err(ECANCELED);
+        }
+        // Under the spinlock only an atomic allocation is possible.
+        inner.entities.push(
+            EntityQueue {
+                state: state.clone(),
+                jobs,
+                reserved: 0,
+            },
+            GFP_ATOMIC,
+        )?;
+        Ok(Entity {
+            queue: self.inner.clone(),
+            state,
+        })
+    }
+}
+
+impl<B: Backend> Drop for JobQueue<B> {
+    fn drop(&mut self) {
+        self.inner.inner.lock().stopped = true;
+        self.inner.backend.stop();
+        let (in_flight, entities) = {
+            let mut inner = self.inner.inner.lock();
+            inner.credits_used = 0;
+            (
+                core::mem::take(&mut inner.in_flight),
+                core::mem::take(&mut inner.entities),
+            )
+        };
+        for job in in_flight {
+            job.finish(Some(ECANCELED));
+        }
+        for e in entities {
+            for job in e.jobs {
+                job.finish(Some(ECANCELED));
+            }
+        }
+        // No job is left to kick the queue. Wait for the work items, which see `stopped`
+        // and return, so that none runs the backend's code after the queue is gone.
+        let q: *const QueueInner<B> = &*self.inner;
+        // SAFETY: The work items are initialised and live: we hold a reference to the queue.
+        // The delayed work's `work_struct` is the first field of its `delayed_work`.
+        unsafe {
+            let dwork = Work::raw_get(DelayedWork::raw_as_work(&raw const (*q).timeout_work));
+            bindings::flush_delayed_work(dwork.cast());
+            bindings::flush_work(Work::raw_get(&raw const (*q).work));
+        }
+    }
+}
+
+/// A source of jobs (a client context or userspace queue) with its own fence timelines.
+pub struct Entity<B: Backend> {
+    queue: Arc<QueueInner<B>>,
+    state: Arc<EntityState>,
+}
+
+impl<B: Backend> Entity<B> {
+    /// Whether the entity was banned after one of its jobs timed out.
+    pub fn is_banned(&self) -> bool {
+        self.state.banned.load(Ordering::Acquire)
+    }
+
+    /// The fence context of the entity's finished fences.
+    pub fn finished_context(&self) -> u64 {
+        self.state.finished.context()
+    }
+
+    /// Prepares a job that uses `credits` hardware credits and runs after `deps` signalled.
+    ///
+    /// Fails with `EINVAL` for credits the queue can never provide, `ECANCELED` if the entity
+    /// is banned or the queue torn down, `EBUSY` if the entity holds `entity_depth` jobs, and
+    /// `ENOMEM`.
+    pub fn prepare(
+        &self,
+        data: B::Job,
+        credits: u32,
+        deps: KVec<ARef<Fence>>,
+    ) -> Result<PreparedJob<B>> {
+        if credits == 0 || credits > self.queue.config.credits {
+            return Err(EINVAL);
+        }
+        if self.is_banned() {
+            return Err(ECANCELED);
+        }
+        let count = deps.len() + 1;
+        let mut nodes = KVec::with_capacity(count, GFP_KERNEL)?;
+        for _ in 0..count {
+            nodes.push(Callback::new(Kick(self.queue.clone()))?, GFP_KERNEL)?;
+        }
+        let regs = KVec::with_capacity(count, GFP_KERNEL)?;
+        let scheduled = self.state.scheduled.new_fence()?;
+        let finished = self.state.finished.new_fence()?;
+        {
+            let mut inner = self.queue.inner.lock();
+            if inner.stopped {
+                return Err(ECANCELED);
+            }
+            let e = inner
+                .entities
+                .iter_mut()
+                .find(|e| e.state.id == self.state.id)
+                .ok_or(ECANCELED)?;
+            if e.jobs.len() + e.reserved as usize >= self.queue.config.entity_depth as usize {
+                return Err(EBUSY);
+            }
+            e.reserved += 1;
+        }
+        Ok(PreparedJob {
+            queue: self.queue.clone(),
+            job: Some(Job {
+                data,
+                credits,
+                entity: self.state.clone(),
+                deps,
+                nodes,
+                regs,
+                scheduled: Some(scheduled),
+                finished: Some(finished),
+                hw: None,
+                deadline: None,
+            }),
+        })
+    }
+}
+
+impl<B: Backend> Drop for Entity<B> {
+    fn drop(&mut self) {
+        let removed = {
+            let mut inner = self.queue.inner.lock();
+            inner
+                .entities
+                .iter()
+                .position(|e| e.state.id == self.state.id)
+                .and_then(|i| inner.entities.remove(i).ok())
+        };
+        if let Some(e) = removed {
+            for job in e.jobs {
+                job.finish(Some(ECANCELED));
+            }
+        }
+    }
+}
+
+/// A job ready to be pushed; dropping it cancels it.
+pub struct PreparedJob<B: Backend> {
+    queue: Arc<QueueInner<B>>,
+    job: Option<Job<B>>,
+}
+
+impl<B: Backend> PreparedJob<B> {
+    /// The fence that signals when the job is handed to the hardware.
+    pub fn scheduled_fence(&self) -> Option<ARef<Fence>> {
+        self.job.as_ref()?.scheduled.as_ref().map(|f| f.fence())
+    }
+
+    /// The fence that signals when the job is done.
+    pub fn finished_fence(&self) -> Option<ARef<Fence>> {
+        self.job.as_ref()?.finished.as_ref().map(|f| f.fence())
+    }
+
+    /// Queues the job. Infallible: if the entity or the queue went away meanwhile, the job's
+    /// fences signal `ECANCELED`.
+    pub fn push(mut self) {
+        let Some(mut job) = self.job.take() else {
+            return;
+        };
+        let deps: KVec<ARef<Fence>> = core::mem::take(&mut job.deps);
+        for d in &deps {
+            job.watch(d);
+        }
+        job.deps = deps;
+        let leftover = {
+            let mut inner = self.queue.inner.lock();
+            let stopped = inner.stopped;
+            match inner
+                .entities
+                .iter_mut()
+                .find(|e| e.state.id == job.entity.id)
+            {
+                Some(e) if !stopped && !job.entity.banned.load(Ordering::Acquire) => {
+                    e.reserved -= 1;
+                    // A slot was reserved in `prepare`: this fits.
+                    e.jobs.push_within_capacity(job).err().map(|e| e.0)
+                }
+                Some(e) => {
+                    e.reserved -= 1;
+                    Some(job)
+                }
+                None => Some(job),
+            }
+        };
+        match leftover {
+            Some(job) => job.finish(Some(ECANCELED)),
+            None => QueueInner::kick(&self.queue),
+        }
+    }
+}
+
+impl<B: Backend> Drop for PreparedJob<B> {
+    fn drop(&mut self) {
+        let Some(job) = self.job.take() else {
+            return;
+        };
+        {
+            let mut inner = self.queue.inner.lock();
+            if let Some(e) = inner
+                .entities
+                .iter_mut()
+                .find(|e| e.state.id == job.entity.id)
+            {
+                e.reserved -= 1;
+            }
+        }
+        job.finish(Some(ECANCELED));
+    }
+}
+
+#[kunit_tests(rust_drm_accel_queue)]
+mod tests {
+    use super::*;
+    use crate::sync::new_spinlock;
+    use core::sync::atomic::AtomicU32;
+
+    const SHORT: Delta = Delta::from_millis(50);
+    const LONG: Delta = Delta::from_secs(5);
+
+    /// A mock engine: jobs are tags; hardware fences come from a preallocated pool, so that
+    /// `run` does not allocate; the test completes jobs by tag, or the engine completes them
+    /// at once in `auto` mode. `FAIL_TAG` fails in `run`.
+    #[pin_data]
+    struct Mock {
+        auto: bool,
+        #[pin]
+        pool: SpinLock<KVec<PendingFence>>,
+        #[pin]
+        running: SpinLock<KVec<(u32, PendingFence)>>,
+        #[pin]
+        ran: SpinLock<KVec<u32>>,
+        timeouts: AtomicU32,
+    }
+
+    /// Calls of `Backend::stop` (tests of a suite run one after the other).
+    static STOPS: AtomicU32 = AtomicU32::new(0);
+
+    const FAIL_TAG: u32 = 999;
+    /// Hardware fences of a mock engine, more than any test runs jobs.
+    const POOL: usize = 256;
+
+    impl Mock {
+        fn new(fences: usize, auto: bool) -> Result<Pin<KBox<Self>>> {
+            let tl = Timeline::new(c"kunit", c"mock-engine");
+            let mut pool = KVec::with_capacity(fences, GFP_KERNEL)?;
+            for _ in 0..fences {
+                pool.push(tl.new_fence()?, GFP_KERNEL)?;
+            }
+            pool.reverse();
+            KBox::pin_init(
+                try_pin_init!(Self {
+                    auto,
+                    pool <- new_spinlock!(pool),
+                    running <- new_spinlock!(KVec::with_capacity(fences, GFP_KERNEL)?),
+                    ran <- new_spinlock!(KVec::with_capacity(fences, GFP_KERNEL)?),
+                    timeouts: AtomicU32::new(0),
+                }),
+                GFP_KERNEL,
+            )
+        }
+    }
+
+    /// The backend is a pinned box: the queue owns it.
+    struct MockBackend(Pin<KBox<Mock>>);
+
+    impl Backend for MockBackend {
+        type Job = u32;
+
+        fn run(&self, job: &mut u32) -> Result<ARef<Fence>> {
+            if *job == FAIL_TAG {
+                return Err(EIO);
+            }
+            let hw = self.0.pool.lock().pop().ok_or(ENOSPC)?;
+            let fence = hw.fence();
+            let _ = self.0.ran.lock().push_within_capacity(*job);
+            if self.0.auto {
+                hw.signal(None);
+            } else {
+                let _ = self.0.running.lock().push_within_capacity((*job, hw));
+            }
+            Ok(fence)
+        }
+
+        fn timed_out(&self, job: &mut u32) {
+            self.0.timeouts.fetch_add(1, Ordering::Relaxed);
+            // The hardware gives up on the job: its fence is dropped unsignalled here and
+            // signals ECANCELED, which the queue ignores.
+            let mut running = self.0.running.lock();
+            if let Some(i) = running.iter().position(|(t, _)| t == job) {
+                let _ = running.remove(i);
+            }
+        }
+
+        fn stop(&self) {
+            STOPS.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    impl MockBackend {
+        fn complete(&self, tag: u32) -> Result {
+            let hw = {
+                let mut running = self.0.running.lock();
+                let i = running.iter().position(|(t, _)| *t == tag).ok_or(ENOENT)?;
+                running.remove(i).map_err(|_| ENOENT)?.1
+            };
+            hw.signal(None);
+            Ok(())
+        }
+
+        fn ran(&self) -> Result<KVec<u32>> {
+            // No allocation under the spinlock: the copy has room for every tag.
+            let mut out = KVec::with_capacity(POOL, GFP_KERNEL)?;
+            for t in self.0.ran.lock().iter() {
+                out.push_within_capacity(*t)?;
+            }
+            Ok(out)
+        }
+    }
+
+    fn queue(credits: u32, timeout: Delta, auto: bool) -> Result<JobQueue<MockBackend>> {
+        JobQueue::new(
+            MockBackend(Mock::new(POOL, auto)?),
+            Config {
+                name: c"kunit-queue",
+                credits,
+                entity_depth: 16,
+                timeout,
+            },
+        )
+    }
+
+    /// Prepares and pushes a job; returns its scheduled and finished fences.
+    fn submit(
+        e: &Entity<MockBackend>,
+        tag: u32,
+        credits: u32,
+        deps: KVec<ARef<Fence>>,
+    ) -> Result<(ARef<Fence>, ARef<Fence>)> {
+        let job = e.prepare(tag, credits, deps)?;
+        let fences = (
+            job.scheduled_fence().ok_or(EINVAL)?,
+            job.finished_fence().ok_or(EINVAL)?,
+        );
+        job.push();
+        Ok(fences)
+    }
+
+    #[test]
+    fn basic() -> Result {
+        let q = queue(4, LONG, false)?;
+        let e = q.new_entity(Priority::Normal)?;
+        let (s, f) = submit(&e, 1, 1, KVec::new())?;
+        s.wait(false, LONG)?;
+        assert_eq!(f.wait(false, SHORT), Err(ETIME));
+        assert_eq!(q.credits_in_use(), 1);
+        q.backend().complete(1)?;
+        f.wait(false, LONG)?;
+        assert_eq!(f.status(), Some(Ok(())));
+        assert_eq!(f.context(), e.finished_context());
+        Ok(())
+    }
+
+    #[test]
+    fn dependencies() -> Result {
+        let q = queue(4, LONG, false)?;
+        let e = q.new_entity(Priority::Normal)?;
+        let tl = Timeline::new(c"kunit", c"external");
+        let ext = tl.new_fence()?;
+        let mut deps = KVec::new();
+        deps.push(ext.fence(), GFP_KERNEL)?;
+        let (s, f) = submit(&e, 1, 1, deps)?;
+        assert_eq!(s.wait(false, SHORT), Err(ETIME));
+        ext.signal(None);
+        s.wait(false, LONG)?;
+        q.backend().complete(1)?;
+        f.wait(false, LONG)?;
+        Ok(())
+    }
+
+    #[test]
+    fn credits() -> Result {
+        let q = queue(2, LONG, false)?;
+        let a = q.new_entity(Priority::Normal)?;
+        let b = q.new_entity(Priority::Normal)?;
+        assert_eq!(a.prepare(0, 3, KVec::new()).err(), Some(EINVAL));
+        assert_eq!(a.prepare(0, 0, KVec::new()).err(), Some(EINVAL));
+        let (sa, fa) = submit(&a, 1, 2, KVec::new())?;
+        let (sb, fb) = submit(&b, 2, 1, KVec::new())?;
+        sa.wait(false, LONG)?;
+        assert_eq!(sb.wait(false, SHORT), Err(ETIME));
+        q.backend().complete(1)?;
+        fa.wait(false, LONG)?;
+        sb.wait(false, LONG)?;
+        q.backend().complete(2)?;
+        fb.wait(false, LONG)?;
+        Ok(())
+    }
+
+    #[test]
+    fn priority() -> Result {
+        let q = queue(1, LONG, false)?;
+        let low = q.new_entity(Priority::Low)?;
+        let high = q.new_entity(Priority::High)?;
+        let (s0, _f0) = submit(&low, 1, 1, KVec::new())?;
+        s0.wait(false, LONG)?;
+        let (sl, fl) = submit(&low, 2, 1, KVec::new())?;
+        let (sh, fh) = submit(&high, 3, 1, KVec::new())?;
+        q.backend().complete(1)?;
+        sh.wait(false, LONG)?;
+        assert!(!sl.is_signaled());
+        q.backend().complete(3)?;
+        fh.wait(false, LONG)?;
+        sl.wait(false, LONG)?;
+        q.backend().complete(2)?;
+        fl.wait(false, LONG)?;
+        assert_eq!(&q.backend().ran()?[..], &[1, 3, 2]);
+        Ok(())
+    }
+
+    #[test]
+    fn timeout_bans_the_guilty_entity() -> Result {
+        let q = queue(4, SHORT, false)?;
+        let guilty = q.new_entity(Priority::Normal)?;
+        let other = q.new_entity(Priority::Normal)?;
+        let tl = Timeline::new(c"kunit", c"external");
+        let gate = tl.new_fence()?;
+        let (s1, f1) = submit(&guilty, 1, 1, KVec::new())?;
+        let mut deps = KVec::new();
+        deps.push(gate.fence(), GFP_KERNEL)?;
+        let (_s2, f2) = submit(&guilty, 2, 1, deps)?;
+        s1.wait(false, LONG)?;
+        f1.wait(false, LONG)?;
+        assert_eq!(f1.status(), Some(Err(ETIME)));
+        f2.wait(false, LONG)?;
+        assert_eq!(f2.status(), Some(Err(ECANCELED)));
+        assert!(guilty.is_banned());
+        assert_eq!(guilty.prepare(3, 1, KVec::new()).err(), Some(ECANCELED));
+        assert_eq!(q.backend().0.timeouts.load(Ordering::Relaxed), 1);
+        gate.signal(None);
+        // Other entities are not affected; job 2 never ran.
+        let (s, f) = submit(&other, 4, 1, KVec::new())?;
+        s.wait(false, LONG)?;
+        q.backend().complete(4)?;
+        f.wait(false, LONG)?;
+        assert_eq!(f.status(), Some(Ok(())));
+        assert_eq!(&q.backend().ran()?[..], &[1, 4]);
+        Ok(())
+    }
+
+    #[test]
+    fn run_errors_fail_the_job() -> Result {
+        let q = queue(4, LONG, true)?;
+        let e = q.new_entity(Priority::Normal)?;
+        let (s, f) = submit(&e, FAIL_TAG, 1, KVec::new())?;
+        f.wait(false, LONG)?;
+        assert_eq!(s.status(), Some(Ok(())));
+        assert_eq!(f.status(), Some(Err(EIO)));
+        assert_eq!(q.credits_in_use(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn teardown_cancels_everything() -> Result {
+        let q = queue(1, LONG, false)?;
+        let a = q.new_entity(Priority::Normal)?;
+        let b = q.new_entity(Priority::Normal)?;
+        let (s1, f1) = submit(&a, 1, 1, KVec::new())?;
+        let (s2, f2) = submit(&a, 2, 1, KVec::new())?;
+        let (_s3, f3) = submit(&b, 3, 1, KVec::new())?;
+        s1.wait(false, LONG)?;
+        // Dropping an entity cancels its queued jobs only.
+        drop(b);
+        assert_eq!(f3.status(), Some(Err(ECANCELED)));
+        assert!(!f1.is_signaled());
+        // A prepared job that is dropped is cancelled too.
+        let dropped = a.prepare(4, 1, KVec::new())?;
+        let f4 = dropped.finished_fence().ok_or(EINVAL)?;
+        drop(dropped);
+        assert_eq!(f4.status(), Some(Err(ECANCELED)));
+        let stops = STOPS.load(Ordering::Relaxed);
+        drop(q);
+        assert_eq!(STOPS.load(Ordering::Relaxed), stops + 1);
+        assert_eq!(f1.status(), Some(Err(ECANCELED)));
+        assert_eq!(s2.status(), Some(Err(ECANCELED)));
+        assert_eq!(f2.status(), Some(Err(ECANCELED)));
+        // The entity outlives the queue; it accepts nothing.
+        assert_eq!(a.prepare(5, 1, KVec::new()).err(), Some(ECANCELED));
+        Ok(())
+    }
+
+    #[test]
+    fn many_clients() -> Result {
+        const ENTITIES: usize = 16;
+        const JOBS: u32 = 8;
+        let q = queue(4, LONG, true)?;
+        let mut entities = KVec::new();
+        let mut finished = KVec::new();
+        for i in 0..ENTITIES {
+            let prio = if i % 2 == 0 {
+                Priority::Normal
+            } else {
+                Priority::High
+            };
+            entities.push(q.new_entity(prio)?, GFP_KERNEL)?;
+        }
+        for j in 0..JOBS {
+            for (i, e) in entities.iter().enumerate() {
+                let tag = (i as u32) * 100 + j;
+                finished.push(submit(e, tag, 1 + j % 2, KVec::new())?.1, GFP_KERNEL)?;
+            }
+        }
+        for f in &finished {
+            f.wait(false, LONG)?;
+            assert_eq!(f.status(), Some(Ok(())));
+        }
+        // Every job ran once, and each entity's jobs in submission order.
+        let ran = q.backend().ran()?;
+        assert_eq!(ran.len(), ENTITIES * JOBS as usize);
+        for i in 0..ENTITIES as u32 {
+            let mut next = 0;
+            for t in ran.iter().filter(|t| **t / 100 == i) {
+                assert_eq!(*t % 100, next);
+                next += 1;
+            }
+            assert_eq!(next, JOBS);
+        }
+        assert_eq!(q.credits_in_use(), 0);
+        Ok(())
+    }
+}
