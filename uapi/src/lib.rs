@@ -16,9 +16,26 @@ pub const DRM_IOCTL_BASE: u32 = b'd' as u32;
 
 /// `enum drm_gaudi_ioctl_id`: ioctl numbers relative to `DRM_COMMAND_BASE`.
 pub const DRM_GAUDI_QUERY: u32 = 0;
+/// `DRM_GAUDI_GEM_CREATE` of `enum drm_gaudi_ioctl_id`.
+pub const DRM_GAUDI_GEM_CREATE: u32 = 1;
+/// `DRM_GAUDI_GEM_INFO` of `enum drm_gaudi_ioctl_id`.
+pub const DRM_GAUDI_GEM_INFO: u32 = 2;
+/// `DRM_GAUDI_GEM_MMAP_OFFSET` of `enum drm_gaudi_ioctl_id`.
+pub const DRM_GAUDI_GEM_MMAP_OFFSET: u32 = 3;
 
 /// `enum drm_gaudi_query_type`.
 pub const DRM_GAUDI_QUERY_DEVICE_INFO: u32 = 0;
+/// `DRM_GAUDI_QUERY_MEMORY` of `enum drm_gaudi_query_type`: [`drm_gaudi_memory_info`].
+pub const DRM_GAUDI_QUERY_MEMORY: u32 = 1;
+
+/// `DRM_GAUDI_BO_WC`: CPU mappings of a system-memory object are write-combined.
+pub const DRM_GAUDI_BO_WC: u32 = 1 << 0;
+/// `DRM_GAUDI_BO_DEVICE`: the object lives in device-local memory.
+pub const DRM_GAUDI_BO_DEVICE: u32 = 1 << 1;
+/// `DRM_GAUDI_BO_IMPORTED`: reported by `DRM_IOCTL_GAUDI_GEM_INFO` for foreign imports.
+pub const DRM_GAUDI_BO_IMPORTED: u32 = 1 << 31;
+/// `DRM_GAUDI_BO_CREATE_FLAGS`: the flags `DRM_IOCTL_GAUDI_GEM_CREATE` accepts.
+pub const DRM_GAUDI_BO_CREATE_FLAGS: u32 = DRM_GAUDI_BO_WC | DRM_GAUDI_BO_DEVICE;
 
 /// Encodes an ioctl request number the way `asm-generic/ioctl.h` does.
 pub const fn ioc(dir: u32, ty: u32, nr: u32, size: usize) -> u32 {
@@ -30,7 +47,12 @@ pub const IOC_READ_WRITE: u32 = 3;
 
 /// `DRM_IOWR(nr, T)`.
 pub const fn drm_iowr<T>(nr: u32) -> u32 {
-    ioc(IOC_READ_WRITE, DRM_IOCTL_BASE, nr, core::mem::size_of::<T>())
+    ioc(
+        IOC_READ_WRITE,
+        DRM_IOCTL_BASE,
+        nr,
+        core::mem::size_of::<T>(),
+    )
 }
 
 /// `struct drm_gaudi_device_info`.
@@ -50,6 +72,16 @@ pub struct drm_gaudi_device_info {
     pub selftest_passed: u32,
 }
 
+/// `struct drm_gaudi_memory_info`: memory accounting of the device.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct drm_gaudi_memory_info {
+    pub dram_size: u64,
+    pub dram_free: u64,
+    pub bo_count: u64,
+    pub bo_bytes: u64,
+}
+
 /// `struct drm_gaudi_query`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -61,7 +93,45 @@ pub struct drm_gaudi_query {
     pub pad: u32,
 }
 
+/// `struct drm_gaudi_gem_create`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct drm_gaudi_gem_create {
+    pub size: u64,
+    pub flags: u32,
+    pub handle: u32,
+}
+
+/// `struct drm_gaudi_gem_info`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct drm_gaudi_gem_info {
+    pub handle: u32,
+    pub flags: u32,
+    pub size: u64,
+    pub pad: u64,
+}
+
+/// `struct drm_gaudi_gem_mmap_offset`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct drm_gaudi_gem_mmap_offset {
+    pub handle: u32,
+    pub flags: u32,
+    pub offset: u64,
+}
+
 /// `DRM_IOCTL_GAUDI_QUERY`.
-pub const DRM_IOCTL_GAUDI_QUERY: u32 = drm_iowr::<drm_gaudi_query>(DRM_COMMAND_BASE + DRM_GAUDI_QUERY);
+pub const DRM_IOCTL_GAUDI_QUERY: u32 =
+    drm_iowr::<drm_gaudi_query>(DRM_COMMAND_BASE + DRM_GAUDI_QUERY);
+/// `DRM_IOCTL_GAUDI_GEM_CREATE`.
+pub const DRM_IOCTL_GAUDI_GEM_CREATE: u32 =
+    drm_iowr::<drm_gaudi_gem_create>(DRM_COMMAND_BASE + DRM_GAUDI_GEM_CREATE);
+/// `DRM_IOCTL_GAUDI_GEM_INFO`.
+pub const DRM_IOCTL_GAUDI_GEM_INFO: u32 =
+    drm_iowr::<drm_gaudi_gem_info>(DRM_COMMAND_BASE + DRM_GAUDI_GEM_INFO);
+/// `DRM_IOCTL_GAUDI_GEM_MMAP_OFFSET`.
+pub const DRM_IOCTL_GAUDI_GEM_MMAP_OFFSET: u32 =
+    drm_iowr::<drm_gaudi_gem_mmap_offset>(DRM_COMMAND_BASE + DRM_GAUDI_GEM_MMAP_OFFSET);
 
 include!(concat!(env!("OUT_DIR"), "/layout.rs"));

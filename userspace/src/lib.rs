@@ -5,18 +5,49 @@
 //! [`Device`] wraps an open `/dev/accel/accelN` file. The core DRM requests that work on accel
 //! nodes are here next to the driver's own ioctls. Device enumeration walks `/dev/accel`
 //! itself: libdrm's enumeration only knows `/dev/dri`.
+//!
+//! Buffer objects are plain handles ([`Bo`]), as in libdrm: a handle belongs to the file it was
+//! created or imported on and goes when it is closed with [`Device::gem_close`] or when the
+//! file is closed. [`Mapping`] is an RAII CPU mapping of an object or of a dma-buf; it keeps the
+//! object alive on its own. The [`drm`] module has the core requests for any DRM file (PRIME,
+//! GEM close, dumb buffers of other drivers), [`mapping`] the mappings and dma-buf CPU access.
+//!
+//! ```no_run
+//! # fn main() -> std::io::Result<()> {
+//! let dev = gaudi::Device::open("/dev/accel/accel0")?;
+//! let bo = dev.gem_create(4096, 0)?;
+//! let map = dev.map_bo(&bo)?;
+//! map.write(0, b"hello")?;
+//! let dma_buf = dev.prime_handle_to_fd(bo.handle, gaudi::drm::DRM_CLOEXEC | gaudi::drm::DRM_RDWR)?;
+//! // Importing on the same file gives back the same handle.
+//! assert_eq!(dev.prime_fd_to_handle(std::os::fd::AsFd::as_fd(&dma_buf))?, bo.handle);
+//! dev.gem_close(bo.handle)?;
+//! // `map` and `dma_buf` still keep the object alive here.
+//! # Ok(())
+//! # }
+//! ```
+
+#![warn(missing_docs)]
 
 use std::{
     ffi::c_void,
     fs::{self, File, OpenOptions},
     io,
-    os::fd::{AsFd, AsRawFd, BorrowedFd},
+    os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd},
     os::unix::fs::MetadataExt,
     path::{Path, PathBuf},
 };
 
+pub mod drm;
+pub mod mapping;
+
+pub use drm::{version, Version, DRM_IOCTL_VERSION};
 pub use gaudi_uapi as uapi;
-use uapi::{drm_gaudi_device_info, drm_gaudi_query};
+pub use mapping::Mapping;
+use uapi::{
+    drm_gaudi_device_info, drm_gaudi_gem_create, drm_gaudi_gem_info, drm_gaudi_gem_mmap_offset,
+    drm_gaudi_memory_info, drm_gaudi_query,
+};
 
 /// Major number of accel nodes.
 pub const ACCEL_MAJOR: u32 = 261;
@@ -57,57 +88,50 @@ pub fn ioctl<T>(fd: BorrowedFd<'_>, request: u32, arg: &mut T) -> io::Result<()>
     unsafe { ioctl_raw(fd, request, (arg as *mut T).cast()) }
 }
 
-/// `struct drm_version` from `drm.h`.
-#[repr(C)]
-#[derive(Default)]
-struct DrmVersion {
-    major: i32,
-    minor: i32,
-    patchlevel: i32,
-    name_len: usize,
-    name: u64,
-    date_len: usize,
-    date: u64,
-    desc_len: usize,
-    desc: u64,
+/// A buffer object handle of a [`Device`] and the size of the object.
+///
+/// The handle is not closed on drop: close it with [`Device::gem_close`], or close the device
+/// file. PRIME import of an object the file already holds returns the same handle, so several
+/// values may name one handle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bo {
+    /// GEM handle, valid on the file that created or imported it.
+    pub handle: u32,
+    /// Size of the object in bytes (a multiple of the page size).
+    pub size: u64,
 }
 
-/// `DRM_IOCTL_VERSION`.
-pub const DRM_IOCTL_VERSION: u32 =
-    uapi::ioc(uapi::IOC_READ_WRITE, uapi::DRM_IOCTL_BASE, 0x00, std::mem::size_of::<DrmVersion>());
+impl Bo {
+    /// Size of the object as a `usize`, for mappings and buffers.
+    pub fn len(&self) -> usize {
+        usize::try_from(self.size).unwrap_or(usize::MAX)
+    }
 
-/// What `DRM_IOCTL_VERSION` reports.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Version {
-    pub major: i32,
-    pub minor: i32,
-    pub patchlevel: i32,
-    pub name: String,
-    pub date: String,
-    pub desc: String,
+    /// Whether the object is empty (objects never are).
+    pub fn is_empty(&self) -> bool {
+        self.size == 0
+    }
 }
 
-/// Returns the driver version of any DRM file, accel or not.
-pub fn version(fd: BorrowedFd<'_>) -> io::Result<Version> {
-    let mut v = DrmVersion::default();
-    ioctl(fd, DRM_IOCTL_VERSION, &mut v)?;
-    let mut name = vec![0u8; v.name_len];
-    let mut date = vec![0u8; v.date_len];
-    let mut desc = vec![0u8; v.desc_len];
-    v.name = name.as_mut_ptr() as u64;
-    v.date = date.as_mut_ptr() as u64;
-    v.desc = desc.as_mut_ptr() as u64;
-    ioctl(fd, DRM_IOCTL_VERSION, &mut v)?;
-    let s = |b: Vec<u8>, len: usize| String::from_utf8_lossy(&b[..len.min(b.len())]).into_owned();
-    Ok(Version {
-        major: v.major,
-        minor: v.minor,
-        patchlevel: v.patchlevel,
-        name: s(name, v.name_len),
-        date: s(date, v.date_len),
-        desc: s(desc, v.desc_len),
-    })
+/// What `DRM_IOCTL_GAUDI_GEM_INFO` reports about an object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BoInfo {
+    /// `DRM_GAUDI_BO_*` flags: WC or 0 for system memory, DEVICE, or IMPORTED.
+    pub flags: u32,
+    /// Size in bytes.
+    pub size: u64,
 }
+
+/// Plain-old-data query results: any byte pattern is a valid value.
+///
+/// # Safety
+///
+/// Implementors must be `repr(C)` structures of integers without padding.
+unsafe trait QueryResult: Default {}
+// SAFETY: Integers only, no padding (checked against the C header by the uapi crate).
+unsafe impl QueryResult for drm_gaudi_device_info {}
+// SAFETY: Four `u64`s.
+unsafe impl QueryResult for drm_gaudi_memory_info {}
 
 /// An open gaudi accel node.
 #[derive(Debug)]
@@ -169,7 +193,8 @@ impl Device {
     pub fn query(&self, type_: u32, buf: &mut [u8]) -> io::Result<u32> {
         let mut q = drm_gaudi_query {
             type_,
-            size: u32::try_from(buf.len()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?,
+            size: u32::try_from(buf.len())
+                .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?,
             pointer: buf.as_mut_ptr() as u64,
             ..Default::default()
         };
@@ -177,21 +202,108 @@ impl Device {
         Ok(q.size)
     }
 
-    /// Device identification and resources.
-    pub fn device_info(&self) -> io::Result<drm_gaudi_device_info> {
-        let mut info = drm_gaudi_device_info::default();
-        // SAFETY: `drm_gaudi_device_info` is plain old data; any byte pattern is valid.
+    /// Runs query `type_` into a `T`; fails with `EPROTO` if the kernel returns less.
+    fn query_struct<T: QueryResult>(&self, type_: u32) -> io::Result<T> {
+        let mut result = T::default();
+        // SAFETY: `T` is plain old data (`QueryResult`): any byte pattern is valid, and the
+        // slice covers exactly the value, which outlives it.
         let bytes = unsafe {
             std::slice::from_raw_parts_mut(
-                (&mut info as *mut drm_gaudi_device_info).cast::<u8>(),
-                std::mem::size_of::<drm_gaudi_device_info>(),
+                (&mut result as *mut T).cast::<u8>(),
+                std::mem::size_of::<T>(),
             )
         };
-        let n = self.query(uapi::DRM_GAUDI_QUERY_DEVICE_INFO, bytes)?;
-        if (n as usize) < std::mem::size_of::<drm_gaudi_device_info>() {
+        let n = self.query(type_, bytes)?;
+        if (n as usize) < std::mem::size_of::<T>() {
             return Err(io::Error::from_raw_os_error(libc::EPROTO));
         }
-        Ok(info)
+        Ok(result)
+    }
+
+    /// Device identification and resources.
+    pub fn device_info(&self) -> io::Result<drm_gaudi_device_info> {
+        self.query_struct(uapi::DRM_GAUDI_QUERY_DEVICE_INFO)
+    }
+
+    /// Memory accounting: device memory size and free bytes, and the number and total size of
+    /// the device's live buffer objects (of every client, imports included).
+    pub fn memory_info(&self) -> io::Result<drm_gaudi_memory_info> {
+        self.query_struct(uapi::DRM_GAUDI_QUERY_MEMORY)
+    }
+
+    /// `DRM_IOCTL_GET_CAP`.
+    pub fn get_cap(&self, cap: u64) -> io::Result<u64> {
+        drm::get_cap(self.as_fd(), cap)
+    }
+
+    /// Creates a buffer object of at least `size` bytes with `flags` (`DRM_GAUDI_BO_WC`,
+    /// `DRM_GAUDI_BO_DEVICE`); the size is rounded up to the page size.
+    ///
+    /// Errors: `EINVAL` for a zero size, one that overflows when rounded, or unknown flags;
+    /// `ENOMEM` when system memory cannot back the object; `ENOSPC` when device memory has no
+    /// free range large enough.
+    pub fn gem_create(&self, size: u64, flags: u32) -> io::Result<Bo> {
+        let mut c = drm_gaudi_gem_create {
+            size,
+            flags,
+            handle: 0,
+        };
+        ioctl(self.as_fd(), uapi::DRM_IOCTL_GAUDI_GEM_CREATE, &mut c)?;
+        Ok(Bo {
+            handle: c.handle,
+            size: c.size,
+        })
+    }
+
+    /// Flags and size of the object behind `handle`; `ENOENT` if this file has no such handle.
+    pub fn gem_info(&self, handle: u32) -> io::Result<BoInfo> {
+        let mut i = drm_gaudi_gem_info {
+            handle,
+            ..Default::default()
+        };
+        ioctl(self.as_fd(), uapi::DRM_IOCTL_GAUDI_GEM_INFO, &mut i)?;
+        Ok(BoInfo {
+            flags: i.flags,
+            size: i.size,
+        })
+    }
+
+    /// The fake offset at which `mmap()` on this file maps the object behind `handle`.
+    pub fn gem_mmap_offset(&self, handle: u32) -> io::Result<u64> {
+        let mut m = drm_gaudi_gem_mmap_offset {
+            handle,
+            ..Default::default()
+        };
+        ioctl(self.as_fd(), uapi::DRM_IOCTL_GAUDI_GEM_MMAP_OFFSET, &mut m)?;
+        Ok(m.offset)
+    }
+
+    /// Maps the first `len` bytes of the object behind `handle`, shared and read-write.
+    pub fn map(&self, handle: u32, len: usize) -> io::Result<Mapping> {
+        let offset = self.gem_mmap_offset(handle)?;
+        Mapping::shared(self.as_fd(), offset, len)
+    }
+
+    /// Maps the whole of `bo`, shared and read-write.
+    pub fn map_bo(&self, bo: &Bo) -> io::Result<Mapping> {
+        self.map(bo.handle, bo.len())
+    }
+
+    /// Closes `handle` (`DRM_IOCTL_GEM_CLOSE`); `EINVAL` for a handle the file does not hold.
+    pub fn gem_close(&self, handle: u32) -> io::Result<()> {
+        drm::gem_close(self.as_fd(), handle)
+    }
+
+    /// Exports the object behind `handle` as a dma-buf (`DRM_IOCTL_PRIME_HANDLE_TO_FD`), with
+    /// `flags` from [`drm::DRM_CLOEXEC`] and [`drm::DRM_RDWR`].
+    pub fn prime_handle_to_fd(&self, handle: u32, flags: u32) -> io::Result<OwnedFd> {
+        drm::prime_handle_to_fd(self.as_fd(), handle, flags)
+    }
+
+    /// Imports a dma-buf (`DRM_IOCTL_PRIME_FD_TO_HANDLE`) and returns its handle on this file:
+    /// the existing handle if the file already holds the object.
+    pub fn prime_fd_to_handle(&self, dma_buf: BorrowedFd<'_>) -> io::Result<u32> {
+        drm::prime_fd_to_handle(self.as_fd(), dma_buf)
     }
 }
 
@@ -203,24 +315,33 @@ impl AsFd for Device {
 
 /// Every `/dev/accel/accelN` node, in minor order.
 pub fn accel_nodes() -> io::Result<Vec<PathBuf>> {
-    let mut nodes: Vec<(u32, PathBuf)> = Vec::new();
-    let dir = match fs::read_dir("/dev/accel") {
+    Ok(numbered_entries(Path::new("/dev/accel"), "accel")?
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect())
+}
+
+/// The entries of `dir` named `prefix` followed by a number, sorted by that number; none if
+/// `dir` does not exist.
+pub(crate) fn numbered_entries(dir: &Path, prefix: &str) -> io::Result<Vec<(u32, PathBuf)>> {
+    let mut entries = Vec::new();
+    let dir = match fs::read_dir(dir) {
         Ok(d) => d,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(entries),
         Err(e) => return Err(e),
     };
     for entry in dir {
         let entry = entry?;
         let name = entry.file_name();
-        let Some(n) = name.to_str().and_then(|n| n.strip_prefix("accel")) else {
+        let Some(n) = name.to_str().and_then(|n| n.strip_prefix(prefix)) else {
             continue;
         };
-        if let Ok(minor) = n.parse() {
-            nodes.push((minor, entry.path()));
+        if let Ok(n) = n.parse() {
+            entries.push((n, entry.path()));
         }
     }
-    nodes.sort();
-    Ok(nodes.into_iter().map(|(_, p)| p).collect())
+    entries.sort();
+    Ok(entries)
 }
 
 #[cfg(test)]
@@ -228,16 +349,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn version_request_matches_drm_h() {
-        // DRM_IOWR(0x00, struct drm_version) on 64-bit: 64-byte struct.
-        assert_eq!(std::mem::size_of::<DrmVersion>(), 64);
-        assert_eq!(DRM_IOCTL_VERSION, 0xc040_6400);
+    fn request_numbers() {
+        // DRM_IOWR(DRM_COMMAND_BASE + nr, struct): the sizes are 24, 16, 24 and 16 bytes.
+        assert_eq!(uapi::DRM_IOCTL_GAUDI_QUERY, 0xc018_6440);
+        assert_eq!(uapi::DRM_IOCTL_GAUDI_GEM_CREATE, 0xc010_6441);
+        assert_eq!(uapi::DRM_IOCTL_GAUDI_GEM_INFO, 0xc018_6442);
+        assert_eq!(uapi::DRM_IOCTL_GAUDI_GEM_MMAP_OFFSET, 0xc010_6443);
     }
 
     #[test]
-    fn query_request_number() {
-        // DRM_IOWR(DRM_COMMAND_BASE + 0, struct drm_gaudi_query): 24 bytes.
-        assert_eq!(uapi::DRM_IOCTL_GAUDI_QUERY, 0xc018_6440);
+    fn numbered_entries_sorted_by_number() {
+        let dir = std::env::temp_dir().join(format!("gaudi-entries-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        for name in ["card10", "card2", "cardx", "renderD128", "card2-DP-1"] {
+            fs::write(dir.join(name), "").unwrap();
+        }
+        let got: Vec<u32> = numbered_entries(&dir, "card")
+            .unwrap()
+            .iter()
+            .map(|e| e.0)
+            .collect();
+        fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(got, [2, 10]);
+        assert!(numbered_entries(&dir, "card").unwrap().is_empty());
+    }
+
+    #[test]
+    fn bo_len() {
+        let bo = Bo {
+            handle: 1,
+            size: 8192,
+        };
+        assert_eq!(bo.len(), 8192);
+        assert!(!bo.is_empty());
     }
 
     #[test]

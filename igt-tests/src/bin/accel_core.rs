@@ -56,13 +56,17 @@ fn main() {
     igt::main(|t| {
         t.subtest("node-is-accel", || {
             let path = device_path();
-            let md = std::fs::metadata(&path).map_err(|e| igt::fail!("stat {}: {e}", path.display()))?;
+            let md =
+                std::fs::metadata(&path).map_err(|e| igt::fail!("stat {}: {e}", path.display()))?;
             igt::assert!(md.file_type().is_char_device());
             igt::assert_eq!(libc::major(md.rdev()), gaudi::ACCEL_MAJOR);
             let minor = libc::minor(md.rdev());
             let sys = format!("/sys/class/accel/accel{minor}/device");
             let pci = std::fs::read_link(&sys).map_err(|e| igt::fail!("{sys}: {e}"))?;
-            let pci = pci.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let pci = pci
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             // An accel device has neither a primary nor a render node.
             let drm_dir = format!("/sys/bus/pci/devices/{pci}/drm");
             igt::assert!(!std::path::Path::new(&drm_dir).exists(), "{drm_dir} exists");
@@ -80,24 +84,44 @@ fn main() {
 
         t.subtest("get-cap", || {
             let f = open_raw().map_err(|e| igt::fail!("open: {e}"))?;
-            let mut cap = DrmGetCap { capability: DRM_CAP_PRIME, value: 0 };
+            let mut cap = DrmGetCap {
+                capability: DRM_CAP_PRIME,
+                value: 0,
+            };
             igt::assert_eq!(ioctl_errno(f.as_fd(), GET_CAP, &mut cap), 0);
             igt::assert_eq!(cap.value, 3, "PRIME import and export");
-            let mut cap = DrmGetCap { capability: DRM_CAP_TIMESTAMP_MONOTONIC, value: 0 };
+            let mut cap = DrmGetCap {
+                capability: DRM_CAP_TIMESTAMP_MONOTONIC,
+                value: 0,
+            };
             igt::assert_eq!(ioctl_errno(f.as_fd(), GET_CAP, &mut cap), 0);
             igt::assert_eq!(cap.value, 1);
             // Display capabilities do not exist on accel nodes.
-            let mut cap = DrmGetCap { capability: DRM_CAP_DUMB_BUFFER, value: 0 };
+            let mut cap = DrmGetCap {
+                capability: DRM_CAP_DUMB_BUFFER,
+                value: 0,
+            };
             igt::assert_eq!(ioctl_errno(f.as_fd(), GET_CAP, &mut cap), libc::EOPNOTSUPP);
-            let mut cap = DrmGetCap { capability: u64::MAX, value: 0 };
+            let mut cap = DrmGetCap {
+                capability: u64::MAX,
+                value: 0,
+            };
             igt::assert_eq!(ioctl_errno(f.as_fd(), GET_CAP, &mut cap), libc::EOPNOTSUPP);
             Ok(())
         });
 
         t.subtest("no-dumb-buffers", || {
             let f = open_raw().map_err(|e| igt::fail!("open: {e}"))?;
-            let mut d = DrmModeCreateDumb { height: 64, width: 64, bpp: 32, ..Default::default() };
-            igt::assert_eq!(ioctl_errno(f.as_fd(), MODE_CREATE_DUMB, &mut d), libc::ENOSYS);
+            let mut d = DrmModeCreateDumb {
+                height: 64,
+                width: 64,
+                bpp: 32,
+                ..Default::default()
+            };
+            igt::assert_eq!(
+                ioctl_errno(f.as_fd(), MODE_CREATE_DUMB, &mut d),
+                libc::ENOSYS
+            );
             igt::assert_eq!(d.handle, 0);
             Ok(())
         });
@@ -106,7 +130,10 @@ fn main() {
             // drm_getunique() dereferences the master, which accel files do not have.
             let f = open_raw().map_err(|e| igt::fail!("open: {e}"))?;
             let mut buf = [0u8; 64];
-            let mut u = DrmUnique { unique_len: buf.len(), unique: buf.as_mut_ptr() as u64 };
+            let mut u = DrmUnique {
+                unique_len: buf.len(),
+                unique: buf.as_mut_ptr() as u64,
+            };
             igt::assert_eq!(ioctl_errno(f.as_fd(), GET_UNIQUE, &mut u), libc::EOPNOTSUPP);
             let mut u = DrmUnique::default();
             igt::assert_eq!(ioctl_errno(f.as_fd(), GET_UNIQUE, &mut u), libc::EOPNOTSUPP);
@@ -120,7 +147,10 @@ fn main() {
         t.subtest("get-magic", || {
             let f = open_raw().map_err(|e| igt::fail!("open: {e}"))?;
             let mut magic = 0u32;
-            igt::assert_eq!(ioctl_errno(f.as_fd(), GET_MAGIC, &mut magic), libc::EOPNOTSUPP);
+            igt::assert_eq!(
+                ioctl_errno(f.as_fd(), GET_MAGIC, &mut magic),
+                libc::EOPNOTSUPP
+            );
             Ok(())
         });
 
@@ -144,9 +174,13 @@ fn main() {
             let f = open_raw().map_err(|e| igt::fail!("open: {e}"))?;
             let mut buf = [0u8; 256];
             // Driver range past the last driver ioctl.
-            for nr in (uapi::DRM_COMMAND_BASE + 1)..0xa0 {
+            for nr in (uapi::DRM_COMMAND_BASE + uapi::DRM_GAUDI_GEM_MMAP_OFFSET + 1)..0xa0 {
                 let req = ioc(RW, DRM, nr, 24);
-                igt::assert_eq!(ioctl_errno(f.as_fd(), req, &mut buf), libc::EINVAL, "nr {nr:#x}");
+                igt::assert_eq!(
+                    ioctl_errno(f.as_fd(), req, &mut buf),
+                    libc::EINVAL,
+                    "nr {nr:#x}"
+                );
             }
             // Past the core table.
             let req = ioc(RW, DRM, 0xff, 16);
@@ -154,7 +188,11 @@ fn main() {
             // Not a DRM request at all, including the numbers of filtered requests.
             for nr in [0x00, 0x01, 0x02, 0x40] {
                 let req = ioc(RW, u32::from(b'x'), nr, 16);
-                igt::assert_eq!(ioctl_errno(f.as_fd(), req, &mut buf), libc::ENOTTY, "nr {nr:#x}");
+                igt::assert_eq!(
+                    ioctl_errno(f.as_fd(), req, &mut buf),
+                    libc::ENOTTY,
+                    "nr {nr:#x}"
+                );
             }
             Ok(())
         });

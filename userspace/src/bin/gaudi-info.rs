@@ -30,12 +30,32 @@ fn main() -> ExitCode {
         };
         let pci = dev.pci_address().unwrap_or_else(|_| "?".into());
         println!("{}:", dev.path().display());
-        println!("  driver      {} {}.{}.{} ({})", version.name, version.major, version.minor, version.patchlevel, version.desc);
-        println!("  pci         {pci} [{:04x}:{:04x}]", info.pci_vendor, info.pci_device);
-        println!("  device      id {:#06x} rev {} interface {}.{} instance {}", info.device_id, info.revision, info.hw_version >> 16, info.hw_version & 0xffff, info.instance);
+        println!(
+            "  driver      {} {}.{}.{} ({})",
+            version.name, version.major, version.minor, version.patchlevel, version.desc
+        );
+        println!(
+            "  pci         {pci} [{:04x}:{:04x}]",
+            info.pci_vendor, info.pci_device
+        );
+        println!(
+            "  device      id {:#06x} rev {} interface {}.{} instance {}",
+            info.device_id,
+            info.revision,
+            info.hw_version >> 16,
+            info.hw_version & 0xffff,
+            info.instance
+        );
         println!("  queues      {}", info.num_queues);
         println!("  dram        {} MiB", info.dram_size >> 20);
-        println!("  self-test   {}", if info.selftest_passed == 1 { "passed" } else { "FAILED" });
+        println!(
+            "  self-test   {}",
+            if info.selftest_passed == 1 {
+                "passed"
+            } else {
+                "FAILED"
+            }
+        );
         ok &= info.selftest_passed == 1;
     }
     if ok {

@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+
+//! Buffer-object benchmark: the gaudi accel node against vgem.
+//!
+//! Measures, in operations per second, (a) the life of a buffer object as a CPU client sees it:
+//! create, map, touch one byte per page, unmap and close, for 4 KiB and 1 MiB objects; and
+//! (b) PRIME: export a handle and import the dma-buf, on the same file, on a second file of the
+//! same device, and (for gaudi) on the other gaudi device. vgem's dumb buffers run the same
+//! sequences as the reference; the ratio is gaudi's rate over vgem's, so above 1 is faster.
+//!
+//! Usage: `gaudi-bench [-n ITERATIONS] [DEVICE]`; `DEVICE` defaults to `ACCEL_DEVICE` or the
+//! first gaudi node. `Documentation/benchmarks.rst` explains the figures.
+
+use std::{
+    fs::File,
+    io,
+    os::fd::{AsFd, AsRawFd, BorrowedFd},
+    path::{Path, PathBuf},
+    process::ExitCode,
+    time::{Duration, Instant},
+};
+
+use gaudi::{
+    drm::{self, DRM_CLOEXEC, DRM_RDWR},
+    uapi::{DRM_GAUDI_BO_DEVICE, DRM_GAUDI_BO_WC},
+    Device, Mapping,
+};
+
+const PAGE: usize = 4096;
+const KIB: u64 = 1 << 10;
+const MIB: u64 = 1 << 20;
+
+/// A file that can create, map and close buffer objects: a gaudi node or vgem.
+trait Allocator {
+    /// The file.
+    fn fd(&self) -> BorrowedFd<'_>;
+    /// Creates an object of `size` bytes; returns its handle and size.
+    fn create(&self, size: u64) -> io::Result<(u32, u64)>;
+    /// The fake mmap offset of `handle`.
+    fn offset(&self, handle: u32) -> io::Result<u64>;
+}
+
+/// A gaudi node creating objects with fixed flags.
+struct Gaudi<'a> {
+    dev: &'a Device,
+    flags: u32,
+}
+
+impl Allocator for Gaudi<'_> {
+    fn fd(&self) -> BorrowedFd<'_> {
+        self.dev.as_fd()
+    }
+
+    fn create(&self, size: u64) -> io::Result<(u32, u64)> {
+        let bo = self.dev.gem_create(size, self.flags)?;
+        Ok((bo.handle, bo.size))
+    }
+
+    fn offset(&self, handle: u32) -> io::Result<u64> {
+        self.dev.gem_mmap_offset(handle)
+    }
+}
+
+/// vgem's primary node, with dumb buffers.
+struct Vgem<'a>(&'a File);
+
+impl Allocator for Vgem<'_> {
+    fn fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+
+    fn create(&self, size: u64) -> io::Result<(u32, u64)> {
+        let d = drm::create_dumb_bytes(self.0.as_fd(), size)?;
+        Ok((d.handle, d.size))
+    }
+
+    fn offset(&self, handle: u32) -> io::Result<u64> {
+        drm::map_dumb(self.0.as_fd(), handle)
+    }
+}
+
+/// Runs `op` `iters` times after a short warm-up; `op` returns the time of the part it
+/// measures. Returns operations per second.
+fn rate(iters: u32, mut op: impl FnMut() -> io::Result<Duration>) -> io::Result<f64> {
+    for _ in 0..iters.div_ceil(10) {
+        op()?;
+    }
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        total += op()?;
+    }
+    Ok(f64::from(iters) / total.as_secs_f64().max(1e-9))
+}
+
+/// One life of an object: create, map, touch every page, unmap, close.
+fn lifecycle(a: &dyn Allocator, size: u64) -> io::Result<Duration> {
+    let t = Instant::now();
+    let (handle, size) = a.create(size)?;
+    let offset = a.offset(handle)?;
+    let len = usize::try_from(size).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let map = Mapping::shared(a.fd(), offset, len)?;
+    for page in (0..len).step_by(PAGE) {
+        map.write(page, &[1])?;
+    }
+    drop(map);
+    drm::gem_close(a.fd(), handle)?;
+    Ok(t.elapsed())
+}
+
+/// Export `handle` from `from` and import it into `to`, then close what the import and the
+/// export made: the imported handle if it is a new one (`to` is another file), and the dma-buf
+/// fd. Only this is timed.
+fn prime_round(from: &dyn Allocator, to: &dyn Allocator, handle: u32) -> io::Result<Duration> {
+    let same_file = from.fd().as_raw_fd() == to.fd().as_raw_fd();
+    let t = Instant::now();
+    let fd = drm::prime_handle_to_fd(from.fd(), handle, DRM_CLOEXEC | DRM_RDWR)?;
+    let imported = drm::prime_fd_to_handle(to.fd(), fd.as_fd())?;
+    if !same_file {
+        drm::gem_close(to.fd(), imported)?;
+    }
+    drop(fd);
+    let elapsed = t.elapsed();
+    if same_file && imported != handle {
+        // The PRIME cache of the file must return the handle it already has.
+        return Err(io::Error::from_raw_os_error(libc::EPROTO));
+    }
+    Ok(elapsed)
+}
+
+/// PRIME on a fresh object per round: the object is created and closed outside the timing,
+/// so that each export makes a new dma-buf.
+fn prime(from: &dyn Allocator, to: &dyn Allocator, iters: u32) -> io::Result<f64> {
+    rate(iters, || {
+        let (handle, _) = from.create(4 * KIB)?;
+        let r = prime_round(from, to, handle);
+        drm::gem_close(from.fd(), handle)?;
+        r
+    })
+}
+
+/// One line of the table: gaudi's rate, vgem's (if measured) and their ratio.
+fn row(what: &str, ours: f64, vgem: Option<f64>) {
+    let (v, r) = match vgem {
+        Some(v) => (format!("{v:12.0}"), format!("{:7.2}x", ours / v)),
+        None => (format!("{:>12}", "-"), format!("{:>8}", "-")),
+    };
+    println!("  {what:<40} {ours:12.0} {v} {r}");
+}
+
+fn header(title: &str) {
+    println!("{title}");
+    println!(
+        "  {:<40} {:>12} {:>12} {:>8}",
+        "", "gaudi ops/s", "vgem ops/s", "ratio"
+    );
+}
+
+struct Options {
+    iters: u32,
+    device: Option<PathBuf>,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut opts = Options {
+        iters: 200,
+        device: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "-n" => {
+                let n = args.next().ok_or("-n needs a number")?;
+                opts.iters = n.parse().map_err(|_| format!("bad iteration count {n}"))?;
+                if opts.iters == 0 {
+                    return Err("the iteration count must be positive".into());
+                }
+            }
+            "-h" | "--help" => return Err(String::new()),
+            _ if a.starts_with('-') => return Err(format!("unknown option {a}")),
+            _ => opts.device = Some(PathBuf::from(a)),
+        }
+    }
+    Ok(opts)
+}
+
+fn open_device(path: Option<&Path>) -> io::Result<Device> {
+    if let Some(p) = path {
+        return Device::open(p);
+    }
+    if let Some(p) = std::env::var_os("ACCEL_DEVICE") {
+        return Device::open(p);
+    }
+    Device::enumerate()?
+        .into_iter()
+        .next()
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::ENODEV))
+}
+
+fn run(opts: &Options) -> io::Result<()> {
+    let dev = open_device(opts.device.as_deref())?;
+    let dev2 = Device::open(dev.path())?;
+    let other = Device::enumerate()?
+        .into_iter()
+        .find(|d| d.minor().ok() != dev.minor().ok());
+    let vgem = drm::open_primary("vgem")?;
+    let vgem2 = drm::open_primary("vgem")?;
+    let n = opts.iters;
+    let version = dev.version()?;
+    println!(
+        "gaudi-bench: {} ({} {}.{}.{}) against {}, {n} iterations per figure",
+        dev.path().display(),
+        version.name,
+        version.major,
+        version.minor,
+        version.patchlevel,
+        if vgem.is_some() {
+            "vgem dumb buffers"
+        } else {
+            "nothing (no vgem device)"
+        },
+    );
+    println!();
+
+    header("Buffer object: create + mmap + touch each page + munmap + close");
+    let dram_free = dev.memory_info()?.dram_free;
+    for (size, name, iters) in [(4 * KIB, "4 KiB", n), (MIB, "1 MiB", n.div_ceil(4))] {
+        let v = match &vgem {
+            Some(f) => Some(rate(iters, || lifecycle(&Vgem(f), size))?),
+            None => None,
+        };
+        for (flags, kind) in [
+            (0, "system"),
+            (DRM_GAUDI_BO_WC, "system WC"),
+            (DRM_GAUDI_BO_DEVICE, "device"),
+        ] {
+            if flags == DRM_GAUDI_BO_DEVICE && dram_free < size {
+                continue;
+            }
+            let ours = rate(iters, || lifecycle(&Gaudi { dev: &dev, flags }, size))?;
+            row(&format!("{name} {kind}"), ours, v);
+        }
+    }
+    println!();
+
+    header("PRIME: export + import + close (4 KiB system-memory object)");
+    let ours = Gaudi {
+        dev: &dev,
+        flags: 0,
+    };
+    let ours2 = Gaudi {
+        dev: &dev2,
+        flags: 0,
+    };
+    let v_same = match &vgem {
+        Some(f) => Some(prime(&Vgem(f), &Vgem(f), n)?),
+        None => None,
+    };
+    row("same file", prime(&ours, &ours, n)?, v_same);
+    let v_second = match (&vgem, &vgem2) {
+        (Some(a), Some(b)) => Some(prime(&Vgem(a), &Vgem(b), n)?),
+        _ => None,
+    };
+    row(
+        "second file, same device",
+        prime(&ours, &ours2, n)?,
+        v_second,
+    );
+    if let Some(o) = &other {
+        let theirs = Gaudi { dev: o, flags: 0 };
+        row(
+            &format!("to {} (real import)", o.path().display()),
+            prime(&ours, &theirs, n)?,
+            None,
+        );
+    }
+    if let Some(f) = &vgem {
+        row("to vgem (real import)", prime(&ours, &Vgem(f), n)?, None);
+        row("from vgem (real import)", prime(&Vgem(f), &ours, n)?, None);
+    }
+    println!();
+    println!(
+        "  same file: the import finds the handle in the file's PRIME cache, nothing is created."
+    );
+    println!(
+        "  second file: the same drm_device, so the DRM core returns the original object under a"
+    );
+    println!("  new handle, without attaching. Real import: a dma-buf attachment, mapped for the");
+    println!(
+        "  importing device (vgem attaches without mapping). Each round exports a new object."
+    );
+    println!("  Ratio: gaudi ops/s over vgem ops/s (above 1: gaudi is faster).");
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let opts = match parse_args() {
+        Ok(o) => o,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("gaudi-bench: {e}");
+            }
+            eprintln!("usage: gaudi-bench [-n ITERATIONS] [DEVICE]");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gaudi-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
