@@ -19,9 +19,12 @@ BUILD := $(CURDIR)/build
 GUEST := $(BUILD)/guest
 RELEASE := $(CARGO_TARGET_DIR)/release
 
-IGT_BINS := accel_core gaudi_query
+IGT_BINS := accel_core gaudi_query gaudi_gem gaudi_prime
+# IGT-protocol tests in C, against Debian's libdrm (built from igt-tests/c/NAME.c).
+C_IGT_BINS := gaudi_prime_c
+C_IGT := $(foreach b,$(C_IGT_BINS),$(BUILD)/c/$(b))
 
-.PHONY: all setup kernel module userspace guest host-tests run check clippy clean
+.PHONY: all setup kernel module userspace c-tests guest host-tests run check bench clippy clean
 
 all: guest
 
@@ -40,12 +43,22 @@ userspace: setup
 	@echo ">>> building userspace (cargo)" >&2
 	@$(CARGO) build --release --workspace --bins
 
-guest: module userspace
+c-tests: $(C_IGT)
+
+$(BUILD)/c/%: igt-tests/c/%.c uapi/gaudi_accel.h | setup
+	@echo ">>> building $* (cc, libdrm)" >&2
+	@mkdir -p $(@D)
+	@$(CC) -O2 -Wall -Werror $$(pkg-config --cflags libdrm) -I uapi -o $@ $< $$(pkg-config --libs libdrm)
+
+guest: module userspace c-tests
 	@rm -rf $(GUEST) && mkdir -p $(GUEST)/bin $(GUEST)/igt $(BUILD)/bin
 	@cp $(BUILD)/kmod/hw/gaudi/gaudi.ko $(GUEST)/
-	@cp guest/run-igt.sh $(GUEST)/
-	@cp $(RELEASE)/gaudi-info $(GUEST)/bin/
-	@cp $(foreach b,$(IGT_BINS),$(RELEASE)/$(b)) $(GUEST)/igt/
+	@cp guest/run-igt.sh guest/run-bench.sh $(GUEST)/
+	@mkdir -p $(GUEST)/bench
+	@cp $(BUILD)/kmod/bench/sched/accel_sched_bench.ko $(BUILD)/kmod/bench/sched/drm_sched_bench.ko \
+		$(GUEST)/bench/
+	@cp $(RELEASE)/gaudi-info $(RELEASE)/gaudi-bench $(GUEST)/bin/
+	@cp $(foreach b,$(IGT_BINS),$(RELEASE)/$(b)) $(C_IGT) $(GUEST)/igt/
 	@cp $(RELEASE)/gaudi-emu $(RELEASE)/igt-summary $(BUILD)/bin/
 
 host-tests: setup
@@ -62,6 +75,10 @@ check: guest host-tests
 	@$(BUILD)/bin/igt-summary $(foreach n,0 1,accel$(n)=$(BUILD)/results/accel$(n)/results.json) \
 		--kunit $(BUILD)/results/dmesg.txt --cargo $(BUILD)/cargo-test.log \
 		--kernel-log $(BUILD)/results/dmesg.txt --kmemleak $(BUILD)/results/kmemleak.txt
+
+bench: guest
+	@scripts/vm.sh bench
+	@scripts/bench-report.sh $(BUILD)/results/bench.txt
 
 clippy: setup
 	@scripts/build-kernel.sh module CLIPPY=1

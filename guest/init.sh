@@ -6,6 +6,7 @@
 # /results. The kernel command line selects what to do:
 #   accel.mode=check  run the conformance suite on every accel node
 #   accel.mode=run    show the devices and what userspace sees of them
+#   accel.mode=bench  run the benchmarks (figures in /results/bench.txt)
 
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 mount -t proc proc /proc
@@ -59,6 +60,9 @@ run)
 	;;
 check)
 	/project/run-igt.sh $nodes
+	;;
+bench)
+	/project/run-bench.sh $nodes
 	;;
 esac
 

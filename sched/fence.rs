@@ -205,6 +205,13 @@ impl Fence {
         unsafe { ARef::from_raw(fence.cast()) }
     }
 
+    /// Returns the kernel's signalled stub fence: a fence for work that is already done.
+    pub fn signalled_stub() -> ARef<Self> {
+        // SAFETY: `dma_fence_get_stub` returns a new reference to a live, signalled fence; it
+        // never returns NULL.
+        unsafe { ARef::from_raw(NonNull::new_unchecked(bindings::dma_fence_get_stub().cast())) }
+    }
+
     /// The fence context.
     pub fn context(&self) -> u64 {
         // SAFETY: `context` never changes after initialisation.

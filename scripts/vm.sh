@@ -6,11 +6,11 @@
 # rootfs as a read-only 9p root, build/guest as /project and build/results
 # as /results.
 #
-# Usage: vm.sh check|run
+# Usage: vm.sh check|run|bench
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-mode="${1:?usage: vm.sh check|run}"
+mode="${1:?usage: vm.sh check|run|bench}"
 BUILD="$REPO/build"
 GUEST="$BUILD/guest"
 RESULTS="$BUILD/results"
