@@ -6,6 +6,11 @@
 //! buddy allocator. Objects in it are physically contiguous, so that a CPU mapping is a single
 //! remap of BAR pages and an export is a single DMA segment.
 //!
+//! # Clearing
+//!
+//! Device memory is cleared when it is allocated, through a write-combined kernel mapping of
+//! the whole range, so that no client sees what another client left in it.
+//!
 //! # CPU mappings
 //!
 //! Userspace maps device memory through the fake offset of the object, or through its dma-buf;
@@ -36,13 +41,21 @@ use crate::{
     sync::aref::ARef,
 };
 
+use core::ptr::NonNull;
+
 use super::Header;
 
 /// Device-local memory that the CPU and peers reach through a PCI BAR.
+///
+/// # Invariants
+///
+/// `cpu` is an `ioremap_wc()` mapping of the `buddy.size()` bytes at `phys`, unmapped on drop.
 pub struct DeviceMemory {
     buddy: GpuBuddy,
     /// CPU physical address of offset 0 of the device memory.
     phys: u64,
+    /// Kernel mapping of the device memory, for clearing.
+    cpu: NonNull<ffi::c_void>,
     /// The device that provides the memory (the exporter in peer-to-peer transfers).
     provider: ARef<device::Device>,
 }
@@ -55,13 +68,19 @@ impl DeviceMemory {
         if size == 0 || phys % PAGE_SIZE as u64 != 0 {
             return Err(EINVAL);
         }
+        let len = usize::try_from(size).map_err(|_| EINVAL)?;
+        let buddy = GpuBuddy::new(GpuBuddyParams {
+            base_offset: 0,
+            size,
+            chunk_size: Alignment::new::<SZ_4K>(),
+        })?;
+        // SAFETY: Maps a physical range of the provider's BAR; the mapping does not touch it.
+        let cpu = NonNull::new(unsafe { bindings::ioremap_wc(phys, len) }).ok_or(ENOMEM)?;
+        // INVARIANT: `cpu` maps `size` bytes at `phys`.
         Ok(Self {
-            buddy: GpuBuddy::new(GpuBuddyParams {
-                base_offset: 0,
-                size,
-                chunk_size: Alignment::new::<SZ_4K>(),
-            })?,
+            buddy,
             phys,
+            cpu,
             provider: provider.into(),
         })
     }
@@ -95,6 +114,9 @@ impl DeviceMemory {
         if size > u32::MAX as usize {
             return Err(EINVAL);
         }
+        // SAFETY: `offset + size` lies within the allocator's range, which `cpu` maps (type
+        // invariant); nobody else uses the range, which was just allocated.
+        unsafe { bindings::memset_io(self.cpu.as_ptr().add(offset as usize), 0, size) };
         Ok(Allocation {
             _blocks: blocks,
             offset,
@@ -104,6 +126,19 @@ impl DeviceMemory {
         })
     }
 }
+
+impl Drop for DeviceMemory {
+    fn drop(&mut self) {
+        // SAFETY: `cpu` is an `ioremap_wc()` mapping (type invariant), unmapped once, here.
+        unsafe { bindings::iounmap(self.cpu.as_ptr()) };
+    }
+}
+
+// SAFETY: The kernel mapping is only used to clear ranges owned by the caller; the allocator
+// has its own lock.
+unsafe impl Send for DeviceMemory {}
+// SAFETY: See `Send`.
+unsafe impl Sync for DeviceMemory {}
 
 /// A contiguous range of device memory, returned to its [`DeviceMemory`] on drop.
 pub struct Allocation {

@@ -17,7 +17,7 @@ for m in drm_sched_bench accel_sched_bench; do
 		echo "$m: insmod failed" >> "$out"
 	fi
 done
-dmesg | sed -n 's/^\[[^]]*\] //p' | grep '^sched-bench ' >> "$out"
+dmesg | sed -n 's/^\[[^]]*\] //p' | sed -n 's/^\([a-z_]*: \)\{0,1\}\(sched-bench .*\)/\2/p' >> "$out"
 if [ -x /project/bin/gaudi-bench ]; then
 	echo "accel-guest: benchmark gaudi-bench"
 	/project/bin/gaudi-bench > /tmp/gaudi-bench.txt 2>&1 ||

@@ -397,16 +397,37 @@ impl<T: FenceCallback> CallbackRegistration<T> {
         // SAFETY: `node` is live (type invariant).
         unsafe { &(*self.node).data }
     }
+
+    /// Removes the callback if it has not run and hands the node back, ready to be added to
+    /// another fence. Never allocates: the node can be reused in a signalling section.
+    pub fn remove(self) -> Pin<KBox<Callback<T>>> {
+        let this = core::mem::ManuallyDrop::new(self);
+        let node = this.detach();
+        // SAFETY: `this` is not used after this point and its destructor does not run; the
+        // fence reference is released exactly once, here.
+        drop(unsafe { core::ptr::read(&this.fence) });
+        // SAFETY: The node is no longer referenced by the fence.
+        let node = unsafe { KBox::from_raw(node) };
+        node.done.store(false, Ordering::Relaxed);
+        // SAFETY: The node was pinned when it was added and is not moved out of its box.
+        unsafe { Pin::new_unchecked(node) }
+    }
+
+    /// Removes the callback from the fence, after which the fence no longer references the
+    /// node. Removal takes the fence lock, so once it returns the callback is either removed
+    /// or has finished running (the DMA fence core runs callbacks under that lock).
+    fn detach(&self) -> *mut Callback<T> {
+        // SAFETY: `node` is live and was added to `fence` (type invariant).
+        unsafe { bindings::dma_fence_remove_callback(self.fence.as_raw(), (*self.node).cb.get()) };
+        self.node
+    }
 }
 
 impl<T: FenceCallback> Drop for CallbackRegistration<T> {
     fn drop(&mut self) {
-        // SAFETY: `node` was added to `fence`. Removal takes the fence lock, so once it returns
-        // the callback is either removed or has finished running (the DMA fence core runs
-        // callbacks under that lock).
-        unsafe { bindings::dma_fence_remove_callback(self.fence.as_raw(), (*self.node).cb.get()) };
+        let node = self.detach();
         // SAFETY: The node is no longer referenced by the fence.
-        drop(unsafe { KBox::from_raw(self.node) });
+        drop(unsafe { KBox::from_raw(node) });
     }
 }
 

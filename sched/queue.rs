@@ -22,6 +22,12 @@
 //! 4. When the hardware fence signals, the finished fence signals with the same outcome and
 //!    the credits return.
 //!
+//! Nothing on the way from push to completion allocates: an entity waits for the dependencies
+//! of its head job one after the other with a single callback node, allocated with the
+//! entity, and the hardware fences of running jobs are watched with nodes from a pool of one
+//! per credit, allocated with the queue. Queued jobs live in a ring per entity, allocated with
+//! the entity for `entity_depth` jobs.
+//!
 //! Running a job happens in a fence signalling section: [`Backend::run`] must not allocate
 //! with `GFP_KERNEL` nor take locks that are held while waiting for fences.
 //!
@@ -41,8 +47,9 @@
 //! `rcu_barrier()` for the fences).
 
 use crate::{
-    bindings, impl_has_delayed_work, impl_has_work, new_delayed_work, new_spinlock, new_work,
+    bindings, impl_has_delayed_work, impl_has_work,
     prelude::*,
+    static_lock_class,
     sync::{aref::ARef, Arc, SpinLock},
     time::{Delta, Instant, Monotonic},
     workqueue::{self, DelayedWork, Work, WorkItem},
@@ -50,6 +57,14 @@ use crate::{
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::fence::{Callback, CallbackRegistration, Fence, FenceCallback, PendingFence, Timeline};
+
+// Lockdep names of the queue's lock and work items. They are statics, not literals in the
+// generic code: a literal would be duplicated in every crate that instantiates a queue, and
+// lockdep wants a single name for the single class key of a generic function.
+static INNER_NAME: &CStr = c"drm_accel_queue::inner";
+static WORK_NAME: &CStr = c"drm_accel_queue::work";
+static TIMEOUT_NAME: &CStr = c"drm_accel_queue::timeout";
+static TIMER_NAME: &CStr = c"drm_accel_queue::timer";
 
 /// The hardware side of a job queue, implemented by the driver.
 pub trait Backend: Send + Sync + 'static {
@@ -117,46 +132,38 @@ impl<B: Backend> FenceCallback for Kick<B> {
     }
 }
 
+type Node<B> = Pin<KBox<Callback<Kick<B>>>>;
+
 /// A job inside the queue.
 struct Job<B: Backend> {
     data: B::Job,
     credits: u32,
     entity: Arc<EntityState>,
     deps: KVec<ARef<Fence>>,
-    /// Preallocated callback nodes: one per dependency, one for the hardware fence.
-    nodes: KVec<Pin<KBox<Callback<Kick<B>>>>>,
-    /// Registered callbacks (capacity reserved for every node).
-    regs: KVec<CallbackRegistration<Kick<B>>>,
+    /// Dependencies before this index have signalled.
+    next_dep: usize,
     scheduled: Option<PendingFence>,
     finished: Option<PendingFence>,
     hw: Option<ARef<Fence>>,
+    /// The node that watches the hardware fence, from the queue's pool while the job runs;
+    /// registered on the fence (`hw_reg`) unless the fence had signalled already.
+    hw_node: Option<Node<B>>,
+    hw_reg: Option<CallbackRegistration<Kick<B>>>,
     deadline: Option<Instant<Monotonic>>,
 }
 
 impl<B: Backend> Job<B> {
-    fn deps_signalled(&self) -> bool {
-        self.deps.iter().all(|f| f.is_signaled())
+    /// Takes the hardware-fence node back, removing its callback if it has not run.
+    fn take_hw_node(&mut self) -> Option<Node<B>> {
+        self.hw_reg
+            .take()
+            .map(|r| r.remove())
+            .or(self.hw_node.take())
     }
 
-    /// Registers a preallocated callback on `fence`; a signalled fence needs none.
-    fn watch(&mut self, fence: &Fence) {
-        let Some(node) = self.nodes.pop() else {
-            return;
-        };
-        match fence.add_callback(node) {
-            // Capacity for every node was reserved in `prepare`: both pushes fit.
-            Ok(reg) => {
-                let _ = self.regs.push_within_capacity(reg);
-            }
-            Err(node) => {
-                let _ = self.nodes.push_within_capacity(node);
-            }
-        }
-    }
-
-    /// Ends the job: removes its callbacks and signals what has not signalled.
+    /// Ends the job: signals what has not signalled.
     fn finish(mut self, error: Option<Error>) {
-        self.regs.clear();
+        self.hw_reg = None;
         if let Some(s) = self.scheduled.take() {
             s.signal(error);
         }
@@ -166,24 +173,156 @@ impl<B: Backend> Job<B> {
     }
 }
 
-/// An entity's FIFO of jobs.
+/// A fixed-capacity FIFO, allocated once: queueing and dequeueing never allocate nor move
+/// the other elements.
+struct Fifo<T> {
+    slots: KVVec<Option<T>>,
+    head: usize,
+    len: usize,
+}
+
+impl<T> Fifo<T> {
+    fn new(capacity: usize) -> Result<Self> {
+        let mut slots = KVVec::with_capacity(capacity, GFP_KERNEL)?;
+        for _ in 0..capacity {
+            slots.push(None, GFP_KERNEL)?;
+        }
+        Ok(Self {
+            slots,
+            head: 0,
+            len: 0,
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn push(&mut self, value: T) -> core::result::Result<(), T> {
+        let cap = self.slots.len();
+        if self.len == cap {
+            return Err(value);
+        }
+        self.slots[(self.head + self.len) % cap] = Some(value);
+        self.len += 1;
+        Ok(())
+    }
+
+    fn front_mut(&mut self) -> Option<&mut T> {
+        if self.len == 0 {
+            return None;
+        }
+        self.slots[self.head].as_mut()
+    }
+
+    fn pop(&mut self) -> Option<T> {
+        if self.len == 0 {
+            return None;
+        }
+        let value = self.slots[self.head].take();
+        self.head = (self.head + 1) % self.slots.len();
+        self.len -= 1;
+        value
+    }
+}
+
+/// An entity's queued jobs and the one callback node with which its head job waits for its
+/// dependencies, one after the other.
 struct EntityQueue<B: Backend> {
     state: Arc<EntityState>,
-    jobs: KVec<Job<B>>,
+    jobs: Fifo<Job<B>>,
     /// Prepared jobs that hold a slot in `jobs`.
     reserved: u32,
+    /// The node, or its registration on the head job's first unsignalled dependency.
+    dep_node: Option<Node<B>>,
+    dep_reg: Option<CallbackRegistration<Kick<B>>>,
+}
+
+impl<B: Backend> EntityQueue<B> {
+    /// Whether the head job's dependencies have all signalled. If not, makes sure a callback
+    /// will kick the queue when the first unsignalled one does.
+    fn head_ready(&mut self) -> bool {
+        let Some(job) = self.jobs.front_mut() else {
+            return false;
+        };
+        while let Some(dep) = job.deps.get(job.next_dep) {
+            if dep.is_signaled() {
+                job.next_dep += 1;
+                // A registration is always on the dependency at `next_dep`.
+                if let Some(reg) = self.dep_reg.take() {
+                    self.dep_node = Some(reg.remove());
+                }
+                continue;
+            }
+            if self.dep_reg.is_some() {
+                return false;
+            }
+            let Some(node) = self.dep_node.take() else {
+                // Unreachable: the node is either free or registered.
+                return false;
+            };
+            match dep.add_callback(node) {
+                Ok(reg) => {
+                    self.dep_reg = Some(reg);
+                    return false;
+                }
+                // Signalled in the meantime.
+                Err(node) => self.dep_node = Some(node),
+            }
+        }
+        true
+    }
+
+    /// Takes the queued jobs out, for cancelling.
+    fn drain(&mut self) -> Fifo<Job<B>> {
+        if let Some(reg) = self.dep_reg.take() {
+            self.dep_node = Some(reg.remove());
+        }
+        let empty = Fifo {
+            slots: KVVec::new(),
+            head: 0,
+            len: 0,
+        };
+        core::mem::replace(&mut self.jobs, empty)
+    }
+}
+
+impl<T> Iterator for Fifo<T> {
+    type Item = T;
+
+    fn next(&mut self) -> Option<T> {
+        self.pop()
+    }
 }
 
 struct Inner<B: Backend> {
     entities: KVec<EntityQueue<B>>,
     in_flight: KVec<Job<B>>,
     credits_used: u32,
+    /// Nodes for the hardware fences of running jobs: every running job holds a credit, so
+    /// there are as many as credits.
+    hw_nodes: KVec<Node<B>>,
     /// Round-robin position per priority: the id of the entity that ran last.
     last: [u64; NUM_PRIORITIES],
     /// A worker is processing the queue; `again` asks it for another pass.
     running: bool,
     again: bool,
     stopped: bool,
+}
+
+impl<B: Backend> Inner<B> {
+    /// A job leaves the hardware: its credits and its node return.
+    fn release(&mut self, job: &mut Job<B>) {
+        self.credits_used -= job.credits;
+        if let Some(node) = job.take_hw_node() {
+            // There is room for every node.
+            let _ = self.hw_nodes.push_within_capacity(node);
+        }
+    }
+
+    fn entity(&mut self, id: u64) -> Option<&mut EntityQueue<B>> {
+        self.entities.iter_mut().find(|e| e.state.id == id)
+    }
 }
 
 #[pin_data]
@@ -236,31 +375,27 @@ impl<B: Backend> QueueInner<B> {
         let _ = workqueue::system_unbound().enqueue::<_, 0>(this.clone());
     }
 
-    /// Takes the next thing to do out of the queue.
+    /// Takes the next thing to do out of the queue: a completed job, a timed-out job, or the
+    /// job to run next (highest priority first, round robin within a priority).
     fn next_step(&self, inner: &mut Inner<B>, now: Instant<Monotonic>) -> Step<B> {
-        if let Some(i) = inner
-            .in_flight
-            .iter()
-            .position(|j| j.hw.as_ref().is_some_and(|f| f.is_signaled()))
-        {
-            if let Ok(job) = inner.in_flight.remove(i) {
-                inner.credits_used -= job.credits;
-                return Step::Complete(job);
-            }
-        }
-        if let Some(i) = inner
-            .in_flight
-            .iter()
-            .position(|j| j.deadline.is_some_and(|d| d.as_nanos() <= now.as_nanos()))
-        {
-            if let Ok(job) = inner.in_flight.remove(i) {
-                inner.credits_used -= job.credits;
-                return Step::TimedOut(job);
+        let done = inner.in_flight.iter().position(|j| {
+            j.hw.as_ref().is_some_and(|f| f.is_signaled())
+                || j.deadline.is_some_and(|d| d.as_nanos() <= now.as_nanos())
+        });
+        if let Some(i) = done {
+            if let Ok(mut job) = inner.in_flight.remove(i) {
+                inner.release(&mut job);
+                let signalled = job.hw.as_ref().is_some_and(|f| f.is_signaled());
+                return if signalled {
+                    Step::Complete(job)
+                } else {
+                    Step::TimedOut(job)
+                };
             }
         }
         let free = self.config.credits - inner.credits_used;
+        let n = inner.entities.len();
         for prio in (0..NUM_PRIORITIES).rev() {
-            let n = inner.entities.len();
             // Start after the entity of this priority that ran last.
             let start = inner
                 .entities
@@ -268,22 +403,21 @@ impl<B: Backend> QueueInner<B> {
                 .position(|e| e.state.id == inner.last[prio])
                 .map_or(0, |i| i + 1);
             for k in 0..n {
-                let idx = (start + k) % n;
-                let e = &inner.entities[idx];
+                let e = &mut inner.entities[(start + k) % n];
                 if e.state.priority as usize != prio {
                     continue;
                 }
-                let Some(head) = e.jobs.first() else {
+                if e.jobs.front_mut().is_none_or(|j| j.credits > free) || !e.head_ready() {
+                    continue;
+                }
+                let id = e.state.id;
+                let Some(mut job) = e.jobs.pop() else {
                     continue;
                 };
-                if head.credits > free || !head.deps_signalled() {
-                    continue;
-                }
-                inner.last[prio] = e.state.id;
-                if let Ok(job) = inner.entities[idx].jobs.remove(0) {
-                    inner.credits_used += job.credits;
-                    return Step::Run(job);
-                }
+                inner.last[prio] = id;
+                inner.credits_used += job.credits;
+                job.hw_node = inner.hw_nodes.pop();
+                return Step::Run(job);
             }
         }
         Step::Idle
@@ -330,10 +464,7 @@ impl<B: Backend> QueueInner<B> {
                     let error = job.hw.take().and_then(|f| f.status()).and_then(|s| s.err());
                     job.finish(error);
                 }
-                Step::TimedOut(mut job) => {
-                    let entity = job.entity.clone();
-                    self.timed_out(&mut job, entity);
-                }
+                Step::TimedOut(job) => self.timed_out(job),
                 Step::Run(job) => self.run(job),
                 Step::Idle => {}
             }
@@ -349,54 +480,52 @@ impl<B: Backend> QueueInner<B> {
 
     fn run(self: &Arc<Self>, mut job: Job<B>) {
         let _section = super::fence::SignallingSection::begin();
-        job.regs.clear();
         if let Some(s) = job.scheduled.take() {
             s.signal(None);
         }
-        match self.backend.run(&mut job.data) {
+        let result = self.backend.run(&mut job.data);
+        let mut inner = self.inner.lock();
+        let error = match result {
+            Ok(_) if inner.stopped => ECANCELED,
             Ok(hw) => {
-                job.watch(&hw);
+                if let Some(node) = job.hw_node.take() {
+                    match hw.add_callback(node) {
+                        Ok(reg) => job.hw_reg = Some(reg),
+                        // Done already; the next pass completes it.
+                        Err(node) => job.hw_node = Some(node),
+                    }
+                }
                 job.hw = Some(hw);
                 job.deadline = Some(Instant::now() + self.config.timeout);
-                let mut inner = self.inner.lock();
-                if inner.stopped {
-                    // Torn down while the job was being handed over.
-                    inner.credits_used -= job.credits;
-                    drop(inner);
-                    job.finish(Some(ECANCELED));
-                    return;
-                }
                 // `in_flight` has room for as many jobs as there are credits.
-                if let Err(e) = inner.in_flight.push_within_capacity(job) {
-                    let job = e.0;
-                    inner.credits_used -= job.credits;
-                    drop(inner);
-                    job.finish(Some(ENOMEM));
+                match inner.in_flight.push_within_capacity(job) {
+                    Ok(()) => {
+                        // Complete it at once if it is done.
+                        inner.again = true;
+                        return;
+                    }
+                    Err(e) => {
+                        job = e.0;
+                        ENOMEM
+                    }
                 }
             }
-            Err(e) => {
-                self.inner.lock().credits_used -= job.credits;
-                job.finish(Some(e));
-            }
+            Err(e) => e,
+        };
+        if !inner.stopped {
+            inner.release(&mut job);
         }
+        drop(inner);
+        job.finish(Some(error));
     }
 
-    fn timed_out(self: &Arc<Self>, job: &mut Job<B>, entity: Arc<EntityState>) {
+    fn timed_out(self: &Arc<Self>, mut job: Job<B>) {
         self.backend.timed_out(&mut job.data);
+        let entity = job.entity.clone();
         entity.banned.store(true, Ordering::Release);
-        job.regs.clear();
-        if let Some(f) = job.finished.take() {
-            f.signal(Some(ETIME));
-        }
+        job.finish(Some(ETIME));
         // The guilty entity's queued jobs will not run.
-        let cancelled = {
-            let mut inner = self.inner.lock();
-            inner
-                .entities
-                .iter_mut()
-                .find(|e| e.state.id == entity.id)
-                .map(|e| core::mem::take(&mut e.jobs))
-        };
+        let cancelled = self.inner.lock().entity(entity.id).map(|e| e.drain());
         for j in cancelled.into_iter().flatten() {
             j.finish(Some(ECANCELED));
         }
@@ -414,27 +543,51 @@ impl<B: Backend> JobQueue<B> {
         if config.credits == 0 || config.entity_depth == 0 {
             return Err(EINVAL);
         }
-        let in_flight = KVec::with_capacity(config.credits as usize, GFP_KERNEL)?;
+        let credits = config.credits as usize;
+        let in_flight = KVec::with_capacity(credits, GFP_KERNEL)?;
+        let hw_nodes = KVec::with_capacity(credits, GFP_KERNEL)?;
         let inner = Arc::pin_init(
             pin_init!(QueueInner {
                 backend,
                 config,
                 next_entity: AtomicU64::new(1),
-                inner <- new_spinlock!(Inner {
-                    entities: KVec::new(),
-                    in_flight,
-                    credits_used: 0,
-                    last: [0; NUM_PRIORITIES],
-                    running: false,
-                    again: false,
-                    stopped: false,
-                }),
-                work <- new_work!("JobQueue::work"),
-                timeout_work <- new_delayed_work!("JobQueue::timeout_work"),
+                inner <- SpinLock::new(
+                    Inner {
+                        entities: KVec::new(),
+                        in_flight,
+                        credits_used: 0,
+                        hw_nodes,
+                        last: [0; NUM_PRIORITIES],
+                        running: false,
+                        again: false,
+                        stopped: false,
+                    },
+                    INNER_NAME,
+                    static_lock_class!(),
+                ),
+                work <- Work::new(WORK_NAME, static_lock_class!()),
+                timeout_work <- DelayedWork::new(
+                    TIMEOUT_NAME,
+                    static_lock_class!(),
+                    TIMER_NAME,
+                    static_lock_class!(),
+                ),
             }),
             GFP_KERNEL,
         )?;
-        Ok(Self { inner })
+        // The nodes point back at the queue; teardown drops them.
+        let mut nodes = KVec::with_capacity(credits, GFP_KERNEL)?;
+        for _ in 0..credits {
+            nodes.push(Callback::new(Kick(inner.clone()))?, GFP_KERNEL)?;
+        }
+        let queue = Self { inner };
+        {
+            let mut inner = queue.inner.inner.lock();
+            for node in nodes {
+                let _ = inner.hw_nodes.push_within_capacity(node);
+            }
+        }
+        Ok(queue)
     }
 
     /// The driver's backend.
@@ -460,7 +613,8 @@ impl<B: Backend> JobQueue<B> {
             },
             GFP_KERNEL,
         )?;
-        let jobs = KVec::with_capacity(self.inner.config.entity_depth as usize, GFP_KERNEL)?;
+        let jobs = Fifo::new(self.inner.config.entity_depth as usize)?;
+        let node = Callback::new(Kick(self.inner.clone()))?;
         let mut inner = self.inner.inner.lock();
         if inner.stopped {
             return Err(ECANCELED);
@@ -471,6 +625,8 @@ impl<B: Backend> JobQueue<B> {
                 state: state.clone(),
                 jobs,
                 reserved: 0,
+                dep_node: Some(node),
+                dep_reg: None,
             },
             GFP_ATOMIC,
         )?;
@@ -485,19 +641,21 @@ impl<B: Backend> Drop for JobQueue<B> {
     fn drop(&mut self) {
         self.inner.inner.lock().stopped = true;
         self.inner.backend.stop();
-        let (in_flight, entities) = {
+        let (in_flight, entities, nodes) = {
             let mut inner = self.inner.inner.lock();
             inner.credits_used = 0;
             (
                 core::mem::take(&mut inner.in_flight),
                 core::mem::take(&mut inner.entities),
+                core::mem::take(&mut inner.hw_nodes),
             )
         };
+        drop(nodes);
         for job in in_flight {
             job.finish(Some(ECANCELED));
         }
-        for e in entities {
-            for job in e.jobs {
+        for mut e in entities {
+            for job in e.drain() {
                 job.finish(Some(ECANCELED));
             }
         }
@@ -548,12 +706,6 @@ impl<B: Backend> Entity<B> {
         if self.is_banned() {
             return Err(ECANCELED);
         }
-        let count = deps.len() + 1;
-        let mut nodes = KVec::with_capacity(count, GFP_KERNEL)?;
-        for _ in 0..count {
-            nodes.push(Callback::new(Kick(self.queue.clone()))?, GFP_KERNEL)?;
-        }
-        let regs = KVec::with_capacity(count, GFP_KERNEL)?;
         let scheduled = self.state.scheduled.new_fence()?;
         let finished = self.state.finished.new_fence()?;
         {
@@ -561,11 +713,7 @@ impl<B: Backend> Entity<B> {
             if inner.stopped {
                 return Err(ECANCELED);
             }
-            let e = inner
-                .entities
-                .iter_mut()
-                .find(|e| e.state.id == self.state.id)
-                .ok_or(ECANCELED)?;
+            let e = inner.entity(self.state.id).ok_or(ECANCELED)?;
             if e.jobs.len() + e.reserved as usize >= self.queue.config.entity_depth as usize {
                 return Err(EBUSY);
             }
@@ -578,11 +726,12 @@ impl<B: Backend> Entity<B> {
                 credits,
                 entity: self.state.clone(),
                 deps,
-                nodes,
-                regs,
+                next_dep: 0,
                 scheduled: Some(scheduled),
                 finished: Some(finished),
                 hw: None,
+                hw_node: None,
+                hw_reg: None,
                 deadline: None,
             }),
         })
@@ -599,8 +748,8 @@ impl<B: Backend> Drop for Entity<B> {
                 .position(|e| e.state.id == self.state.id)
                 .and_then(|i| inner.entities.remove(i).ok())
         };
-        if let Some(e) = removed {
-            for job in e.jobs {
+        if let Some(mut e) = removed {
+            for job in e.drain() {
                 job.finish(Some(ECANCELED));
             }
         }
@@ -624,29 +773,26 @@ impl<B: Backend> PreparedJob<B> {
         self.job.as_ref()?.finished.as_ref().map(|f| f.fence())
     }
 
+    /// The driver's data of the job, to complete it once the fences are known (for example
+    /// with the sequence number of the finished fence).
+    pub fn data_mut(&mut self) -> Option<&mut B::Job> {
+        self.job.as_mut().map(|j| &mut j.data)
+    }
+
     /// Queues the job. Infallible: if the entity or the queue went away meanwhile, the job's
     /// fences signal `ECANCELED`.
     pub fn push(mut self) {
-        let Some(mut job) = self.job.take() else {
+        let Some(job) = self.job.take() else {
             return;
         };
-        let deps: KVec<ARef<Fence>> = core::mem::take(&mut job.deps);
-        for d in &deps {
-            job.watch(d);
-        }
-        job.deps = deps;
         let leftover = {
             let mut inner = self.queue.inner.lock();
             let stopped = inner.stopped;
-            match inner
-                .entities
-                .iter_mut()
-                .find(|e| e.state.id == job.entity.id)
-            {
+            match inner.entity(job.entity.id) {
                 Some(e) if !stopped && !job.entity.banned.load(Ordering::Acquire) => {
                     e.reserved -= 1;
                     // A slot was reserved in `prepare`: this fits.
-                    e.jobs.push_within_capacity(job).err().map(|e| e.0)
+                    e.jobs.push(job).err()
                 }
                 Some(e) => {
                     e.reserved -= 1;
@@ -667,15 +813,8 @@ impl<B: Backend> Drop for PreparedJob<B> {
         let Some(job) = self.job.take() else {
             return;
         };
-        {
-            let mut inner = self.queue.inner.lock();
-            if let Some(e) = inner
-                .entities
-                .iter_mut()
-                .find(|e| e.state.id == job.entity.id)
-            {
-                e.reserved -= 1;
-            }
+        if let Some(e) = self.queue.inner.lock().entity(job.entity.id) {
+            e.reserved -= 1;
         }
         job.finish(Some(ECANCELED));
     }
@@ -847,6 +986,35 @@ mod tests {
         s.wait(false, LONG)?;
         q.backend().complete(1)?;
         f.wait(false, LONG)?;
+        Ok(())
+    }
+
+    #[test]
+    fn dependencies_in_any_order() -> Result {
+        let q = queue(4, LONG, true)?;
+        let e = q.new_entity(Priority::Normal)?;
+        let tl = Timeline::new(c"kunit", c"external");
+        let gates = [tl.new_fence()?, tl.new_fence()?, tl.new_fence()?];
+        let done = tl.new_fence()?;
+        let mut deps = KVec::new();
+        deps.push(done.fence(), GFP_KERNEL)?;
+        for g in &gates {
+            deps.push(g.fence(), GFP_KERNEL)?;
+        }
+        done.signal(None);
+        let (s1, f1) = submit(&e, 1, 1, deps)?;
+        // Behind job 1 in the entity's FIFO: waits for it although it has no dependency.
+        let (s2, f2) = submit(&e, 2, 1, KVec::new())?;
+        let [g0, g1, g2] = gates;
+        g2.signal(None);
+        g0.signal(None);
+        assert_eq!(s1.wait(false, SHORT), Err(ETIME));
+        assert!(!s2.is_signaled());
+        g1.signal(None);
+        f1.wait(false, LONG)?;
+        f2.wait(false, LONG)?;
+        assert_eq!(f1.status(), Some(Ok(())));
+        assert_eq!(&q.backend().ran()?[..], &[1, 2]);
         Ok(())
     }
 

@@ -99,13 +99,8 @@ fn basic(kind: Kind) -> igt::Result {
         );
         offsets.push(offset);
         let map = ok!(dev.map_bo(bo));
-        if kind != Kind::Device {
-            let fresh = ok!(map.to_vec());
-            igt::assert!(
-                fresh.iter().all(|b| *b == 0),
-                "new system-memory object not zeroed"
-            );
-        }
+        let fresh = ok!(map.to_vec());
+        igt::assert!(fresh.iter().all(|b| *b == 0), "new object not zeroed");
         let want = fill_and_check(&map, i as u32 + 1)?;
         // A second mapping shows the same memory.
         let again = ok!(dev.map_bo(bo));
@@ -229,6 +224,29 @@ fn main() {
             large(Kind::Device, (free / 2).min(32 * MIB) / MIB * MIB)
         });
 
+        t.subtest("device-memory-cleared", || {
+            // Device memory that one client filled and freed reaches the next client (the
+            // allocator hands the same range out again) cleared.
+            let base = Baseline::of_device_under_test()?;
+            let size = 256 * page();
+            require_device_memory(&ok!(open_device()), size)?;
+            for round in 0..4u32 {
+                let dirty = ok!(open_device());
+                let bo = ok!(dirty.gem_create(size, DRM_GAUDI_BO_DEVICE));
+                let map = ok!(dirty.map_bo(&bo));
+                let fresh = ok!(map.to_vec());
+                if let Some(at) = fresh.iter().position(|b| *b != 0) {
+                    return Err(igt::fail!(
+                        "round {round}: byte {at} of a new object is {:#x}",
+                        fresh[at]
+                    ));
+                }
+                fill_and_check(&map, 0xd1e7 + round)?;
+                drop(map);
+                drop(dirty);
+            }
+            base.check()
+        });
         t.subtest("invalid-sizes", || {
             // Zero, and every size whose rounding up to the page size overflows.
             let base = Baseline::of_device_under_test()?;
