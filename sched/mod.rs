@@ -6,10 +6,12 @@
 //! signal, and a reference-counted consumer fence that other drivers and userspace (through
 //! `dma_resv`, sync files and syncobjs) can wait on. [`resv`] attaches fences to buffers for
 //! implicit synchronisation. [`queue`] schedules jobs of many clients onto an engine.
+//! [`syncobj`] takes a job's in-fences from DRM sync objects and installs its out-fence.
 
 pub mod fence;
 pub mod queue;
 pub mod resv;
+pub mod syncobj;
 
 /// Converts a timeout to jiffies for the C wait functions, clamped to `0..=LONG_MAX`
 /// (`MAX_SCHEDULE_TIMEOUT`).

@@ -17,8 +17,8 @@
 //! 3. The queue runs the job when its dependencies (explicit fences, including the implicit
 //!    ones the caller collected from `dma_resv`) have signalled, it is at the head of its
 //!    entity, its entity is chosen (highest priority first, round robin within a priority)
-//!    and enough hardware credits (ring capacity) are free. The scheduled fence signals when
-//!    the job is handed to the hardware.
+//!    and enough hardware credits (ring capacity) are free. The scheduled fence signals once
+//!    the job has been handed to the hardware.
 //! 4. When the hardware fence signals, the finished fence signals with the same outcome and
 //!    the credits return.
 //!
@@ -50,7 +50,7 @@ use crate::{
     bindings, impl_has_delayed_work, impl_has_work,
     prelude::*,
     static_lock_class,
-    sync::{aref::ARef, Arc, SpinLock},
+    sync::{aref::ARef, Arc, SpinLock, SpinLockGuard},
     time::{Delta, Instant, Monotonic},
     workqueue::{self, DelayedWork, Work, WorkItem},
 };
@@ -377,10 +377,12 @@ impl<B: Backend> QueueInner<B> {
 
     /// Takes the next thing to do out of the queue: a completed job, a timed-out job, or the
     /// job to run next (highest priority first, round robin within a priority).
-    fn next_step(&self, inner: &mut Inner<B>, now: Instant<Monotonic>) -> Step<B> {
+    fn next_step(&self, inner: &mut Inner<B>, now: Option<Instant<Monotonic>>) -> Step<B> {
         let done = inner.in_flight.iter().position(|j| {
             j.hw.as_ref().is_some_and(|f| f.is_signaled())
-                || j.deadline.is_some_and(|d| d.as_nanos() <= now.as_nanos())
+                || j.deadline
+                    .zip(now)
+                    .is_some_and(|(d, now)| d.as_nanos() <= now.as_nanos())
         });
         if let Some(i) = done {
             if let Ok(mut job) = inner.in_flight.remove(i) {
@@ -425,48 +427,49 @@ impl<B: Backend> QueueInner<B> {
 
     /// Processes the queue until nothing is left to do. Only one worker processes at a time.
     fn process(self: &Arc<Self>) {
-        {
-            let mut inner = self.inner.lock();
-            if inner.running {
-                inner.again = true;
+        let mut inner = self.inner.lock();
+        if inner.running {
+            inner.again = true;
+            return;
+        }
+        inner.running = true;
+        loop {
+            if inner.stopped {
+                inner.running = false;
                 return;
             }
-            inner.running = true;
-        }
-        loop {
-            let step = {
-                let mut inner = self.inner.lock();
-                if inner.stopped {
+            // Only jobs in flight have deadlines.
+            let now = (!inner.in_flight.is_empty()).then(Instant::now);
+            match self.next_step(&mut inner, now) {
+                Step::Idle if inner.again => inner.again = false,
+                Step::Idle => {
                     inner.running = false;
+                    let deadline = inner
+                        .in_flight
+                        .iter()
+                        .filter_map(|j| j.deadline)
+                        .min_by_key(|d| d.as_nanos());
+                    drop(inner);
+                    if let Some(d) = deadline {
+                        self.arm_timeout(d);
+                    }
                     return;
                 }
-                let step = self.next_step(&mut inner, Instant::now());
-                if let Step::Idle = step {
-                    if !inner.again {
-                        inner.running = false;
-                        let deadline = inner
-                            .in_flight
-                            .iter()
-                            .filter_map(|j| j.deadline)
-                            .min_by_key(|d| d.as_nanos());
-                        drop(inner);
-                        if let Some(d) = deadline {
-                            self.arm_timeout(d);
-                        }
-                        return;
-                    }
-                    inner.again = false;
-                }
-                step
-            };
-            match step {
                 Step::Complete(mut job) => {
+                    drop(inner);
                     let error = job.hw.take().and_then(|f| f.status()).and_then(|s| s.err());
                     job.finish(error);
+                    inner = self.inner.lock();
                 }
-                Step::TimedOut(job) => self.timed_out(job),
-                Step::Run(job) => self.run(job),
-                Step::Idle => {}
+                Step::TimedOut(job) => {
+                    drop(inner);
+                    self.timed_out(job);
+                    inner = self.inner.lock();
+                }
+                Step::Run(job) => {
+                    drop(inner);
+                    inner = self.run(job);
+                }
             }
         }
     }
@@ -478,12 +481,15 @@ impl<B: Backend> QueueInner<B> {
             .enqueue_delayed::<_, 1>(self.clone(), crate::time::msecs_to_jiffies(ms));
     }
 
-    fn run(self: &Arc<Self>, mut job: Job<B>) {
-        let _section = super::fence::SignallingSection::begin();
+    /// Runs `job` and returns with the queue locked again, for the next step.
+    fn run(&self, mut job: Job<B>) -> SpinLockGuard<'_, Inner<B>> {
+        let section = super::fence::SignallingSection::begin();
+        let result = self.backend.run(&mut job.data);
+        // Signalled once the hardware has the job, as drm_sched does, so that signalling
+        // does not delay the start of the job.
         if let Some(s) = job.scheduled.take() {
             s.signal(None);
         }
-        let result = self.backend.run(&mut job.data);
         let mut inner = self.inner.lock();
         let error = match result {
             Ok(_) if inner.stopped => ECANCELED,
@@ -491,7 +497,7 @@ impl<B: Backend> QueueInner<B> {
                 if let Some(node) = job.hw_node.take() {
                     match hw.add_callback(node) {
                         Ok(reg) => job.hw_reg = Some(reg),
-                        // Done already; the next pass completes it.
+                        // Done already; the next step completes it.
                         Err(node) => job.hw_node = Some(node),
                     }
                 }
@@ -499,11 +505,7 @@ impl<B: Backend> QueueInner<B> {
                 job.deadline = Some(Instant::now() + self.config.timeout);
                 // `in_flight` has room for as many jobs as there are credits.
                 match inner.in_flight.push_within_capacity(job) {
-                    Ok(()) => {
-                        // Complete it at once if it is done.
-                        inner.again = true;
-                        return;
-                    }
+                    Ok(()) => return inner,
                     Err(e) => {
                         job = e.0;
                         ENOMEM
@@ -517,6 +519,8 @@ impl<B: Backend> QueueInner<B> {
         }
         drop(inner);
         job.finish(Some(error));
+        drop(section);
+        self.inner.lock()
     }
 
     fn timed_out(self: &Arc<Self>, mut job: Job<B>) {
