@@ -19,7 +19,7 @@ BUILD := $(CURDIR)/build
 GUEST := $(BUILD)/guest
 RELEASE := $(CARGO_TARGET_DIR)/release
 
-IGT_BINS := accel_core gaudi_query gaudi_gem gaudi_prime
+IGT_BINS := accel_core gaudi_query gaudi_gem gaudi_prime accel_syncobj
 # IGT-protocol tests in C, against Debian's libdrm (built from igt-tests/c/NAME.c).
 C_IGT_BINS := gaudi_prime_c
 C_IGT := $(foreach b,$(C_IGT_BINS),$(BUILD)/c/$(b))

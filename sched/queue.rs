@@ -45,6 +45,10 @@
 //! flight and queued: all their fences signal, with `ECANCELED`. When the drop returns, no work
 //! item of the queue is pending or running, so a module can go away after it (and an
 //! `rcu_barrier()` for the fences).
+//!
+//! The queue's work runs on an ordered `WQ_MEM_RECLAIM` workqueue of its own, as memory reclaim
+//! may wait for the fences it signals. The workqueue goes away with the last of the queue's
+//! handles ([`JobQueue`], [`Entity`], [`PreparedJob`]), so dropping that one may sleep.
 
 use crate::{
     bindings, impl_has_delayed_work, impl_has_work,
@@ -52,7 +56,7 @@ use crate::{
     static_lock_class,
     sync::{aref::ARef, Arc, SpinLock, SpinLockGuard},
     time::{Delta, Instant, Monotonic},
-    workqueue::{self, DelayedWork, Work, WorkItem},
+    workqueue::{DelayedWork, OwnedQueue, Work, WorkItem},
 };
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -104,7 +108,7 @@ const NUM_PRIORITIES: usize = 4;
 /// Parameters of a [`JobQueue`].
 #[derive(Clone, Copy)]
 pub struct Config {
-    /// Name of the queue, for its fence timelines.
+    /// Name of the queue, for its fence timelines and its workqueue.
     pub name: &'static CStr,
     /// Hardware credits (for example ring slots) the jobs in flight may use together.
     pub credits: u32,
@@ -329,6 +333,10 @@ impl<B: Backend> Inner<B> {
 struct QueueInner<B: Backend> {
     backend: B,
     config: Config,
+    /// Ordered and able to make progress under memory pressure, as the fences the work signals
+    /// may be what memory reclaim waits for. Destroyed with the last reference to the queue,
+    /// which is never a work item's (see [`JobQueue`]'s `drop`).
+    wq: OwnedQueue,
     next_entity: AtomicU64,
     #[pin]
     inner: SpinLock<Inner<B>>,
@@ -372,7 +380,7 @@ enum Step<B: Backend> {
 
 impl<B: Backend> QueueInner<B> {
     fn kick(this: &Arc<Self>) {
-        let _ = workqueue::system_unbound().enqueue::<_, 0>(this.clone());
+        let _ = this.wq.enqueue::<_, 0>(this.clone());
     }
 
     /// Takes the next thing to do out of the queue: a completed job, a timed-out job, or the
@@ -449,7 +457,7 @@ impl<B: Backend> QueueInner<B> {
                         .iter()
                         .filter_map(|j| j.deadline)
                         .min_by_key(|d| d.as_nanos());
-                    drop(inner);
+                    // Armed under the lock, before teardown can see the queue idle.
                     if let Some(d) = deadline {
                         self.arm_timeout(d);
                     }
@@ -477,7 +485,8 @@ impl<B: Backend> QueueInner<B> {
     fn arm_timeout(self: &Arc<Self>, deadline: Instant<Monotonic>) {
         let left = deadline - Instant::now();
         let ms = u32::try_from(left.as_millis_ceil().max(0)).unwrap_or(u32::MAX);
-        let _ = workqueue::system_unbound()
+        let _ = self
+            .wq
             .enqueue_delayed::<_, 1>(self.clone(), crate::time::msecs_to_jiffies(ms));
     }
 
@@ -497,9 +506,17 @@ impl<B: Backend> QueueInner<B> {
                 if let Some(node) = job.hw_node.take() {
                     match hw.add_callback(node) {
                         Ok(reg) => job.hw_reg = Some(reg),
-                        // Done already; the next step completes it.
                         Err(node) => job.hw_node = Some(node),
                     }
+                }
+                if job.hw_reg.is_none() && hw.is_signaled() {
+                    // Done already, as on a fast engine: complete the job now rather than in
+                    // another pass over the queue.
+                    inner.release(&mut job);
+                    drop(inner);
+                    job.finish(hw.status().and_then(|s| s.err()));
+                    drop(section);
+                    return self.inner.lock();
                 }
                 job.hw = Some(hw);
                 job.deadline = Some(Instant::now() + self.config.timeout);
@@ -548,12 +565,14 @@ impl<B: Backend> JobQueue<B> {
             return Err(EINVAL);
         }
         let credits = config.credits as usize;
+        let wq = OwnedQueue::new_ordered(config.name, true)?;
         let in_flight = KVec::with_capacity(credits, GFP_KERNEL)?;
         let hw_nodes = KVec::with_capacity(credits, GFP_KERNEL)?;
         let inner = Arc::pin_init(
             pin_init!(QueueInner {
                 backend,
                 config,
+                wq,
                 next_entity: AtomicU64::new(1),
                 inner <- SpinLock::new(
                     Inner {
@@ -663,13 +682,18 @@ impl<B: Backend> Drop for JobQueue<B> {
                 job.finish(Some(ECANCELED));
             }
         }
-        // No job is left to kick the queue. Wait for the work items, which see `stopped`
-        // and return, so that none runs the backend's code after the queue is gone.
+        // Nothing queues work any more: pushes and timeouts do it under the lock only while
+        // the queue is not stopped, and the fence callbacks that kick it are removed. Wait for
+        // the work items, which see `stopped` and return, so that none runs the backend's code
+        // after the queue is gone and none holds the last reference to it: that would destroy
+        // the workqueue from its own worker.
         let q: *const QueueInner<B> = &*self.inner;
         // SAFETY: The work items are initialised and live: we hold a reference to the queue.
         // The delayed work's `work_struct` is the first field of its `delayed_work`.
         unsafe {
             let dwork = Work::raw_get(DelayedWork::raw_as_work(&raw const (*q).timeout_work));
+            // Flushed, not cancelled: a pending work item owns a reference to the queue, which
+            // only running it releases.
             bindings::flush_delayed_work(dwork.cast());
             bindings::flush_work(Work::raw_get(&raw const (*q).work));
         }
@@ -792,7 +816,7 @@ impl<B: Backend> PreparedJob<B> {
         let leftover = {
             let mut inner = self.queue.inner.lock();
             let stopped = inner.stopped;
-            match inner.entity(job.entity.id) {
+            let leftover = match inner.entity(job.entity.id) {
                 Some(e) if !stopped && !job.entity.banned.load(Ordering::Acquire) => {
                     e.reserved -= 1;
                     // A slot was reserved in `prepare`: this fits.
@@ -803,11 +827,21 @@ impl<B: Backend> PreparedJob<B> {
                     Some(job)
                 }
                 None => Some(job),
+            };
+            if leftover.is_none() {
+                if inner.running {
+                    // The worker looks again before it goes idle.
+                    inner.again = true;
+                } else {
+                    // Under the lock, so that teardown, which stops the queue under it, waits
+                    // for the work this queues.
+                    QueueInner::kick(&self.queue);
+                }
             }
+            leftover
         };
-        match leftover {
-            Some(job) => job.finish(Some(ECANCELED)),
-            None => QueueInner::kick(&self.queue),
+        if let Some(job) = leftover {
+            job.finish(Some(ECANCELED));
         }
     }
 }

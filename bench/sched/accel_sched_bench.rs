@@ -63,10 +63,19 @@ impl Backend for NullEngine {
     fn stop(&self) {}
 }
 
+/// Figures of one run.
+struct Figures {
+    /// From the first prepare to the last finished fence.
+    elapsed: Delta,
+    /// From the first prepare to the last push.
+    submitted: Delta,
+    /// Summed submit-to-run latency.
+    latency_ns: u64,
+}
+
 /// Submits `jobs` jobs round robin over `entities` entities and waits for all of them; with
-/// `serial`, waits for each before submitting the next. Returns the elapsed time and the
-/// summed submit-to-run latency.
-fn run(entities: u32, jobs: u32, serial: bool) -> Result<(Delta, u64)> {
+/// `serial`, waits for each before submitting the next.
+fn run(entities: u32, jobs: u32, serial: bool) -> Result<Figures> {
     let queue = JobQueue::new(
         NullEngine {
             latency_ns: AtomicU64::new(0),
@@ -97,22 +106,32 @@ fn run(entities: u32, jobs: u32, serial: bool) -> Result<(Delta, u64)> {
         }
         finished.push(fence, GFP_KERNEL)?;
     }
+    let submitted = start.elapsed();
     for f in &finished {
         f.wait(false, Delta::from_secs(10))?;
     }
-    let elapsed = start.elapsed();
-    Ok((elapsed, queue.backend().latency_ns.load(Ordering::Relaxed)))
+    Ok(Figures {
+        elapsed: start.elapsed(),
+        submitted,
+        latency_ns: queue.backend().latency_ns.load(Ordering::Relaxed),
+    })
+}
+
+/// `jobs` per `time`, per second.
+fn rate(jobs: u32, time: Delta) -> u64 {
+    (u64::from(jobs) * 1_000_000_000)
+        .checked_div(time.as_nanos().max(1) as u64)
+        .unwrap_or(0)
 }
 
 fn throughput(entities: u32, jobs: u32) {
     match run(entities, jobs, false) {
-        Ok((elapsed, _)) => pr_info!(
-            "sched-bench accel_queue throughput entities={} jobs={} jobs_per_s={}\n",
+        Ok(f) => pr_info!(
+            "sched-bench accel_queue throughput entities={} jobs={} jobs_per_s={} pushed_per_s={}\n",
             entities,
             jobs,
-            (u64::from(jobs) * 1_000_000_000)
-                .checked_div(elapsed.as_nanos().max(1) as u64)
-                .unwrap_or(0)
+            rate(jobs, f.elapsed),
+            rate(jobs, f.submitted)
         ),
         Err(e) => pr_err!("accel_sched_bench: throughput run failed: {:?}\n", e),
     }
@@ -132,10 +151,10 @@ impl kernel::Module for SchedBench {
         throughput(1, jobs);
         throughput(entities, jobs);
         match run(1, iters, true) {
-            Ok((_, latency)) => pr_info!(
+            Ok(Figures { latency_ns, .. }) => pr_info!(
                 "sched-bench accel_queue latency jobs={} submit_to_run_ns={}\n",
                 iters,
-                latency.checked_div(u64::from(iters)).unwrap_or(0)
+                latency_ns.checked_div(u64::from(iters)).unwrap_or(0)
             ),
             Err(e) => pr_err!("accel_sched_bench: latency run failed: {:?}\n", e),
         }

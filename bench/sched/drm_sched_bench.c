@@ -69,9 +69,11 @@ static const struct drm_sched_backend_ops bench_ops = {
 /*
  * Submits @nr_jobs jobs round robin over @nr_entities entities and waits for
  * all of them. With @serial, waits for each job before submitting the next.
- * Returns the elapsed nanoseconds or a negative error.
+ * Returns the elapsed nanoseconds or a negative error; @pushed_ns receives
+ * the time from the first job to the last push.
  */
-static s64 bench_run(unsigned int nr_entities, unsigned int nr_jobs, bool serial)
+static s64 bench_run(unsigned int nr_entities, unsigned int nr_jobs, bool serial,
+		     s64 *pushed_ns)
 {
 	struct drm_sched_init_args args = {
 		.ops = &bench_ops,
@@ -126,6 +128,7 @@ static s64 bench_run(unsigned int nr_entities, unsigned int nr_jobs, bool serial
 		if (serial)
 			dma_fence_wait(fences[i], false);
 	}
+	*pushed_ns = ktime_to_ns(ktime_sub(ktime_get(), t0));
 	for (i = 0; i < nr_jobs && fences[i]; i++)
 		dma_fence_wait(fences[i], false);
 	if (!ret)
@@ -147,18 +150,21 @@ out_free:
 
 static void bench_throughput(unsigned int nr_entities)
 {
-	s64 ns = bench_run(nr_entities, jobs, false);
+	s64 pushed = 1;
+	s64 ns = bench_run(nr_entities, jobs, false, &pushed);
 
 	if (ns <= 0) {
 		pr_err("drm_sched_bench: throughput run failed: %lld\n", ns);
 		return;
 	}
-	pr_info("sched-bench drm_sched throughput entities=%u jobs=%u jobs_per_s=%llu\n",
-		nr_entities, jobs, div64_u64((u64)jobs * NSEC_PER_SEC, ns));
+	pr_info("sched-bench drm_sched throughput entities=%u jobs=%u jobs_per_s=%llu pushed_per_s=%llu\n",
+		nr_entities, jobs, div64_u64((u64)jobs * NSEC_PER_SEC, ns),
+		div64_u64((u64)jobs * NSEC_PER_SEC, max_t(s64, pushed, 1)));
 }
 
 static int __init drm_sched_bench_init(void)
 {
+	s64 pushed;
 	s64 ns;
 
 	if (!jobs || !entities || !latency_iters)
@@ -168,7 +174,7 @@ static int __init drm_sched_bench_init(void)
 	bench_throughput(entities);
 
 	atomic64_set(&latency_ns, 0);
-	ns = bench_run(1, latency_iters, true);
+	ns = bench_run(1, latency_iters, true, &pushed);
 	if (ns <= 0) {
 		pr_err("drm_sched_bench: latency run failed: %lld\n", ns);
 		return 0;

@@ -10,7 +10,8 @@
 //! created or imported on and goes when it is closed with [`Device::gem_close`] or when the
 //! file is closed. [`Mapping`] is an RAII CPU mapping of an object or of a dma-buf; it keeps the
 //! object alive on its own. The [`drm`] module has the core requests for any DRM file (PRIME,
-//! GEM close, dumb buffers of other drivers), [`mapping`] the mappings and dma-buf CPU access.
+//! GEM close, dumb buffers of other drivers), [`mapping`] the mappings and dma-buf CPU access,
+//! [`syncobj`] the DRM core's sync objects and their sync_file import and export.
 //!
 //! ```no_run
 //! # fn main() -> std::io::Result<()> {
@@ -40,6 +41,7 @@ use std::{
 
 pub mod drm;
 pub mod mapping;
+pub mod syncobj;
 
 pub use drm::{version, Version, DRM_IOCTL_VERSION};
 pub use gaudi_uapi as uapi;
