@@ -94,6 +94,43 @@ static FENCE_OPS: bindings::dma_fence_ops = {
     ops
 };
 
+/// The memory of two fences allocated together by [`Timeline::new_fence_pair`].
+///
+/// # Invariants
+///
+/// `second` is the first field: the DMA fence core frees the allocation with `kfree_rcu()` of
+/// its `base` when the second fence's last reference goes. The first fence holds one reference
+/// to the second, dropped when its own last reference goes, so the memory of both lives until
+/// both are released and an RCU grace period has passed.
+#[repr(C)]
+struct RawFencePair {
+    second: RawFence,
+    first: RawFence,
+}
+
+impl RawFencePair {
+    /// Releases the first fence of a pair: drops its reference to the second, which frees the
+    /// pair when it was the last.
+    extern "C" fn release_first(fence: *mut bindings::dma_fence) {
+        // SAFETY: These operations are only installed on the `first` fence of a pair, whose
+        // `base` is the first field of `first`.
+        let pair = unsafe { crate::container_of!(fence.cast::<RawFence>(), Self, first) };
+        // SAFETY: The pair is live: the first fence holds a reference to the second, given up
+        // here.
+        unsafe { bindings::dma_fence_put((*pair).second.base.get()) };
+    }
+}
+
+/// Operations of the first fence of a pair: those of [`FENCE_OPS`], and a release that drops
+/// the reference to the second fence instead of freeing memory.
+static FIRST_OF_PAIR_OPS: bindings::dma_fence_ops = {
+    let mut ops: bindings::dma_fence_ops = pin_init::zeroed();
+    ops.get_driver_name = Some(RawFence::driver_name);
+    ops.get_timeline_name = Some(RawFence::timeline_name);
+    ops.release = Some(RawFencePair::release_first);
+    ops
+};
+
 /// A timeline: a DMA fence context and its sequence numbers.
 pub struct Timeline {
     context: u64,
@@ -147,6 +184,69 @@ impl Timeline {
         // which the producer takes over.
         let fence = unsafe { ARef::from_raw(NonNull::new_unchecked(base.cast::<Fence>())) };
         Ok(PendingFence { fence })
+    }
+
+    /// Allocates the next fence of `self` and the next fence of `second` together, in one
+    /// allocation, for two fences where the first signals before the second, such as the
+    /// scheduled and finished fences of a job.
+    ///
+    /// Both are ordinary fences: each may be signalled, shared and released independently of
+    /// the other; the memory goes when both are released.
+    pub fn new_fence_pair(&self, second: &Timeline) -> Result<(PendingFence, PendingFence)> {
+        let raw = KBox::new(
+            RawFencePair {
+                second: RawFence {
+                    base: Opaque::uninit(),
+                    driver_name: second.driver_name,
+                    timeline_name: second.name,
+                },
+                first: RawFence {
+                    base: Opaque::uninit(),
+                    driver_name: self.driver_name,
+                    timeline_name: self.name,
+                },
+            },
+            GFP_KERNEL,
+        )?;
+        let first_seqno = self.next_seqno.fetch_add(1, Ordering::Relaxed);
+        let second_seqno = second.next_seqno.fetch_add(1, Ordering::Relaxed);
+        let first = raw.first.base.get();
+        let second_base = raw.second.base.get();
+        // INVARIANT: From here on the allocation belongs to the second fence's reference count,
+        // and the first fence holds a reference to the second (taken below).
+        let _ = KBox::into_raw(raw);
+        // SAFETY: Both are valid, uninitialised memory for a `dma_fence`; NULL locks select the
+        // inline locks; the operations are static.
+        unsafe {
+            bindings::dma_fence_init64(
+                second_base,
+                &FENCE_OPS,
+                core::ptr::null_mut(),
+                second.context,
+                second_seqno,
+            );
+            bindings::dma_fence_init64(
+                first,
+                &FIRST_OF_PAIR_OPS,
+                core::ptr::null_mut(),
+                self.context,
+                first_seqno,
+            );
+            // The first fence's reference to the second, dropped by `release_first`.
+            bindings::dma_fence_get(second_base);
+        }
+        // SAFETY: Each fence was initialised with a reference count of one, which its producer
+        // takes over.
+        let (first, second) = unsafe {
+            (
+                ARef::from_raw(NonNull::new_unchecked(first.cast::<Fence>())),
+                ARef::from_raw(NonNull::new_unchecked(second_base.cast::<Fence>())),
+            )
+        };
+        Ok((
+            PendingFence { fence: first },
+            PendingFence { fence: second },
+        ))
     }
 }
 
@@ -209,7 +309,11 @@ impl Fence {
     pub fn signalled_stub() -> ARef<Self> {
         // SAFETY: `dma_fence_get_stub` returns a new reference to a live, signalled fence; it
         // never returns NULL.
-        unsafe { ARef::from_raw(NonNull::new_unchecked(bindings::dma_fence_get_stub().cast())) }
+        unsafe {
+            ARef::from_raw(NonNull::new_unchecked(
+                bindings::dma_fence_get_stub().cast(),
+            ))
+        }
     }
 
     /// The fence context.
@@ -518,6 +622,41 @@ mod tests {
         assert!(!fb.is_signaled());
         b.signal(Some(EIO));
         assert_eq!(fb.status(), Some(Err(EIO)));
+        Ok(())
+    }
+
+    #[test]
+    fn pairs_are_released_in_any_order() -> Result {
+        let (tl1, tl2) = (timeline(), Timeline::new(c"kunit", c"kunit-second"));
+        // The first fence's consumer outlives the second's, then the other way round; KASAN
+        // and kmemleak check the shared memory.
+        for first_goes_last in [true, false] {
+            let (p1, p2) = tl1.new_fence_pair(&tl2)?;
+            let (f1, f2) = (p1.fence(), p2.fence());
+            assert_eq!(f1.context(), tl1.context());
+            assert_eq!(f2.context(), tl2.context());
+            assert_ne!(f1.as_raw(), f2.as_raw());
+            p1.signal(None);
+            assert!(f1.is_signaled() && !f2.is_signaled());
+            p2.signal(Some(EIO));
+            assert_eq!(f2.status(), Some(Err(EIO)));
+            if first_goes_last {
+                drop(f2);
+                assert_eq!(f1.status(), Some(Ok(())));
+                drop(f1);
+            } else {
+                drop(f1);
+                assert_eq!(f2.status(), Some(Err(EIO)));
+                drop(f2);
+            }
+        }
+        // Dropped unsignalled producers cancel both.
+        let (p1, p2) = tl1.new_fence_pair(&tl2)?;
+        let (f1, f2) = (p1.fence(), p2.fence());
+        drop(p2);
+        drop(p1);
+        assert_eq!(f1.status(), Some(Err(ECANCELED)));
+        assert_eq!(f2.status(), Some(Err(ECANCELED)));
         Ok(())
     }
 

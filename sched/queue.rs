@@ -58,7 +58,7 @@ use crate::{
     time::{Delta, Instant, Monotonic},
     workqueue::{DelayedWork, OwnedQueue, Work, WorkItem},
 };
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use super::fence::{Callback, CallbackRegistration, Fence, FenceCallback, PendingFence, Timeline};
 
@@ -125,6 +125,9 @@ struct EntityState {
     scheduled: Timeline,
     finished: Timeline,
     banned: AtomicBool,
+    /// Jobs of the entity that are prepared or queued: at most `entity_depth`, so that a
+    /// prepared job always fits in the entity's FIFO.
+    slots: AtomicU32,
 }
 
 /// Wakes the queue when a fence it waits for signals.
@@ -235,8 +238,6 @@ impl<T> Fifo<T> {
 struct EntityQueue<B: Backend> {
     state: Arc<EntityState>,
     jobs: Fifo<Job<B>>,
-    /// Prepared jobs that hold a slot in `jobs`.
-    reserved: u32,
     /// The node, or its registration on the head job's first unsignalled dependency.
     dep_node: Option<Node<B>>,
     dep_reg: Option<CallbackRegistration<Kick<B>>>,
@@ -282,6 +283,9 @@ impl<B: Backend> EntityQueue<B> {
         if let Some(reg) = self.dep_reg.take() {
             self.dep_node = Some(reg.remove());
         }
+        self.state
+            .slots
+            .fetch_sub(self.jobs.len() as u32, Ordering::Relaxed);
         let empty = Fifo {
             slots: KVVec::new(),
             head: 0,
@@ -333,6 +337,8 @@ impl<B: Backend> Inner<B> {
 struct QueueInner<B: Backend> {
     backend: B,
     config: Config,
+    /// Set with `Inner::stopped`, for the checks that take no lock.
+    closed: AtomicBool,
     /// Ordered and able to make progress under memory pressure, as the fences the work signals
     /// may be what memory reclaim waits for. Destroyed with the last reference to the queue,
     /// which is never a work item's (see [`JobQueue`]'s `drop`).
@@ -424,6 +430,7 @@ impl<B: Backend> QueueInner<B> {
                 let Some(mut job) = e.jobs.pop() else {
                     continue;
                 };
+                e.state.slots.fetch_sub(1, Ordering::Relaxed);
                 inner.last[prio] = id;
                 inner.credits_used += job.credits;
                 job.hw_node = inner.hw_nodes.pop();
@@ -572,6 +579,7 @@ impl<B: Backend> JobQueue<B> {
             pin_init!(QueueInner {
                 backend,
                 config,
+                closed: AtomicBool::new(false),
                 wq,
                 next_entity: AtomicU64::new(1),
                 inner <- SpinLock::new(
@@ -633,6 +641,7 @@ impl<B: Backend> JobQueue<B> {
                 scheduled: Timeline::new(c"drm-accel-sched", self.inner.config.name),
                 finished: Timeline::new(c"drm-accel-sched", self.inner.config.name),
                 banned: AtomicBool::new(false),
+                slots: AtomicU32::new(0),
             },
             GFP_KERNEL,
         )?;
@@ -647,7 +656,6 @@ impl<B: Backend> JobQueue<B> {
             EntityQueue {
                 state: state.clone(),
                 jobs,
-                reserved: 0,
                 dep_node: Some(node),
                 dep_reg: None,
             },
@@ -662,6 +670,7 @@ impl<B: Backend> JobQueue<B> {
 
 impl<B: Backend> Drop for JobQueue<B> {
     fn drop(&mut self) {
+        self.inner.closed.store(true, Ordering::Relaxed);
         self.inner.inner.lock().stopped = true;
         self.inner.backend.stop();
         let (in_flight, entities, nodes) = {
@@ -731,22 +740,25 @@ impl<B: Backend> Entity<B> {
         if credits == 0 || credits > self.queue.config.credits {
             return Err(EINVAL);
         }
-        if self.is_banned() {
+        if self.is_banned() || self.queue.closed.load(Ordering::Relaxed) {
             return Err(ECANCELED);
         }
-        let scheduled = self.state.scheduled.new_fence()?;
-        let finished = self.state.finished.new_fence()?;
+        // No lock: the push checks again, under the lock, whether the job may be queued.
+        let depth = self.queue.config.entity_depth;
+        self.state
+            .slots
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < depth).then_some(n + 1)
+            })
+            .map_err(|_| EBUSY)?;
+        let (scheduled, finished) = match self.state.scheduled.new_fence_pair(&self.state.finished)
         {
-            let mut inner = self.queue.inner.lock();
-            if inner.stopped {
-                return Err(ECANCELED);
+            Ok(fences) => fences,
+            Err(e) => {
+                self.state.slots.fetch_sub(1, Ordering::Relaxed);
+                return Err(e);
             }
-            let e = inner.entity(self.state.id).ok_or(ECANCELED)?;
-            if e.jobs.len() + e.reserved as usize >= self.queue.config.entity_depth as usize {
-                return Err(EBUSY);
-            }
-            e.reserved += 1;
-        }
+        };
         Ok(PreparedJob {
             queue: self.queue.clone(),
             job: Some(Job {
@@ -817,16 +829,11 @@ impl<B: Backend> PreparedJob<B> {
             let mut inner = self.queue.inner.lock();
             let stopped = inner.stopped;
             let leftover = match inner.entity(job.entity.id) {
+                // A slot was reserved in `prepare`: this fits.
                 Some(e) if !stopped && !job.entity.banned.load(Ordering::Acquire) => {
-                    e.reserved -= 1;
-                    // A slot was reserved in `prepare`: this fits.
                     e.jobs.push(job).err()
                 }
-                Some(e) => {
-                    e.reserved -= 1;
-                    Some(job)
-                }
-                None => Some(job),
+                _ => Some(job),
             };
             if leftover.is_none() {
                 if inner.running {
@@ -841,6 +848,7 @@ impl<B: Backend> PreparedJob<B> {
             leftover
         };
         if let Some(job) = leftover {
+            job.entity.slots.fetch_sub(1, Ordering::Relaxed);
             job.finish(Some(ECANCELED));
         }
     }
@@ -851,9 +859,7 @@ impl<B: Backend> Drop for PreparedJob<B> {
         let Some(job) = self.job.take() else {
             return;
         };
-        if let Some(e) = self.queue.inner.lock().entity(job.entity.id) {
-            e.reserved -= 1;
-        }
+        job.entity.slots.fetch_sub(1, Ordering::Relaxed);
         job.finish(Some(ECANCELED));
     }
 }
@@ -1123,6 +1129,43 @@ mod tests {
         f.wait(false, LONG)?;
         assert_eq!(f.status(), Some(Ok(())));
         assert_eq!(&q.backend().ran()?[..], &[1, 4]);
+        Ok(())
+    }
+
+    #[test]
+    fn entity_depth_bounds_prepared_and_queued_jobs() -> Result {
+        // One credit: job 1 holds it, the others stay in the entity.
+        let q = queue(1, LONG, false)?;
+        let e = q.new_entity(Priority::Normal)?;
+        let (s1, f1) = submit(&e, 1, 1, KVec::new())?;
+        s1.wait(false, LONG)?;
+        // Job 1 has left the entity for the hardware: 16 (the depth) more fit, prepared or
+        // queued.
+        let mut prepared = KVec::new();
+        for tag in 2..=17 {
+            prepared.push(e.prepare(tag, 1, KVec::new())?, GFP_KERNEL)?;
+        }
+        assert_eq!(e.prepare(18, 1, KVec::new()).err(), Some(EBUSY));
+        // A dropped prepared job frees its slot, a pushed one keeps it.
+        drop(prepared.pop());
+        prepared.push(e.prepare(18, 1, KVec::new())?, GFP_KERNEL)?;
+        let mut scheduled = KVec::new();
+        for job in prepared {
+            scheduled.push(job.scheduled_fence().ok_or(EINVAL)?, GFP_KERNEL)?;
+            job.push();
+        }
+        assert_eq!(e.prepare(19, 1, KVec::new()).err(), Some(EBUSY));
+        // Jobs that leave the entity free their slots.
+        q.backend().complete(1)?;
+        f1.wait(false, LONG)?;
+        for (s, tag) in scheduled.iter().zip(Iterator::chain(2..=16, [18])) {
+            s.wait(false, LONG)?;
+            q.backend().complete(tag)?;
+        }
+        drop(e.prepare(19, 1, KVec::new())?);
+        let ran = q.backend().ran()?;
+        assert_eq!(ran.len(), 17);
+        assert_eq!(ran.last(), Some(&18));
         Ok(())
     }
 
