@@ -46,6 +46,8 @@ const CREDITS: u32 = 64;
 /// The null engine: every job completes as it starts.
 struct NullEngine {
     latency_ns: AtomicU64,
+    /// Jobs run, to check that every job ran.
+    runs: AtomicU64,
 }
 
 impl Backend for NullEngine {
@@ -53,6 +55,7 @@ impl Backend for NullEngine {
     type Job = Option<Instant<Monotonic>>;
 
     fn run(&self, submitted: &mut Option<Instant<Monotonic>>) -> Result<ARef<Fence>> {
+        self.runs.fetch_add(1, Ordering::Relaxed);
         if let Some(t) = submitted {
             let ns = t.elapsed().as_nanos().max(0) as u64;
             self.latency_ns.fetch_add(ns, Ordering::Relaxed);
@@ -81,6 +84,7 @@ fn run(entities: u32, jobs: u32, serial: bool) -> Result<Figures> {
     let queue = JobQueue::new(
         NullEngine {
             latency_ns: AtomicU64::new(0),
+            runs: AtomicU64::new(0),
         },
         Config {
             name: c"accel-sched-bench",
@@ -112,8 +116,19 @@ fn run(entities: u32, jobs: u32, serial: bool) -> Result<Figures> {
     for f in &finished {
         f.wait(false, Delta::from_secs(10))?;
     }
+    let elapsed = start.elapsed();
+    // Figures count only if every job ran and completed.
+    let runs = queue.backend().runs.load(Ordering::Relaxed);
+    if runs != u64::from(jobs) || finished.iter().any(|f| f.status() != Some(Ok(()))) {
+        pr_err!(
+            "accel_sched_bench: {} of {} jobs ran, or a job failed\n",
+            runs,
+            jobs
+        );
+        return Err(EIO);
+    }
     Ok(Figures {
-        elapsed: start.elapsed(),
+        elapsed,
         submitted,
         latency_ns: queue.backend().latency_ns.load(Ordering::Relaxed),
     })

@@ -37,11 +37,14 @@ struct bench_job {
 };
 
 static atomic64_t latency_ns;
+/* Jobs run, to check that every job ran. */
+static atomic64_t runs;
 
 static struct dma_fence *bench_run_job(struct drm_sched_job *sched_job)
 {
 	struct bench_job *job = container_of(sched_job, struct bench_job, base);
 
+	atomic64_inc(&runs);
 	atomic64_add(ktime_to_ns(ktime_sub(ktime_get(), job->submitted)),
 		     &latency_ns);
 	return dma_fence_get_stub();
@@ -107,6 +110,7 @@ static s64 bench_run(unsigned int nr_entities, unsigned int nr_jobs, bool serial
 			goto out_entities;
 	}
 
+	atomic64_set(&runs, 0);
 	t0 = ktime_get();
 	for (i = 0; i < nr_jobs; i++) {
 		struct bench_job *job = kzalloc_obj(*job);
@@ -133,6 +137,16 @@ static s64 bench_run(unsigned int nr_entities, unsigned int nr_jobs, bool serial
 		dma_fence_wait(fences[i], false);
 	if (!ret)
 		ret = ktime_to_ns(ktime_sub(ktime_get(), t0));
+	/* Figures count only if every job ran and completed. */
+	for (i = 0; ret >= 0 && i < nr_jobs; i++) {
+		if (dma_fence_get_status(fences[i]) != 1)
+			ret = -EIO;
+	}
+	if (ret >= 0 && atomic64_read(&runs) != nr_jobs) {
+		pr_err("drm_sched_bench: %lld of %u jobs ran\n",
+		       atomic64_read(&runs), nr_jobs);
+		ret = -EIO;
+	}
 
 	for (i = 0; i < nr_jobs; i++)
 		dma_fence_put(fences[i]);
