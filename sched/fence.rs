@@ -25,7 +25,7 @@
 //! operations table and the name callbacks are part of the kernel image, not of a module.
 //! After signalling, the DMA fence core no longer calls the name callbacks, so the names only
 //! need to outlive the signalling; a module that creates fences must still signal them all and
-//! call `rcu_barrier()` before it is unloaded.
+//! call [`rcu_barrier()`](crate::sync::rcu::rcu_barrier) before it is unloaded.
 //!
 //! # Signalling sections
 //!

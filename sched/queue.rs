@@ -867,7 +867,7 @@ impl<B: Backend> Drop for PreparedJob<B> {
 #[kunit_tests(rust_drm_accel_queue)]
 mod tests {
     use super::*;
-    use crate::sync::new_spinlock;
+    use crate::{sync::new_spinlock, types::Opaque};
     use core::sync::atomic::AtomicU32;
 
     const SHORT: Delta = Delta::from_millis(50);
@@ -1060,6 +1060,50 @@ mod tests {
         assert_eq!(f1.status(), Some(Ok(())));
         assert_eq!(&q.backend().ran()?[..], &[1, 2]);
         Ok(())
+    }
+
+    #[test]
+    fn implicit_dependencies_from_resv() -> Result {
+        use super::super::resv::{DmaResv, Usage};
+        let raw: KBox<Opaque<bindings::dma_resv>> = KBox::new(Opaque::uninit(), GFP_KERNEL)?;
+        // SAFETY: `raw` is valid memory for a `dma_resv`.
+        unsafe { bindings::dma_resv_init(raw.get()) };
+        let result = (|| -> Result {
+            // SAFETY: Initialised above; finalised below, after the last use.
+            let resv = unsafe { DmaResv::from_raw(raw.get()) };
+            let tl = Timeline::new(c"kunit", c"external");
+            let (writer, reader) = (tl.new_fence()?, tl.new_fence()?);
+            {
+                let mut guard = resv.lock()?;
+                guard.reserve_fences(2)?;
+                guard.add_fence(&writer.fence(), Usage::Write)?;
+                guard.add_fence(&reader.fence(), Usage::Read)?;
+            }
+            // A reader waits for the writer only, a writer for both.
+            let mut read_deps = KVec::new();
+            resv.implicit_dependencies(false, &mut read_deps)?;
+            assert_eq!(read_deps.len(), 1);
+            let mut write_deps = KVec::new();
+            resv.implicit_dependencies(true, &mut write_deps)?;
+            assert_eq!(write_deps.len(), 2);
+
+            let q = queue(4, LONG, true)?;
+            let e = q.new_entity(Priority::Normal)?;
+            let f = q.new_entity(Priority::Normal)?;
+            let (sr, fr) = submit(&e, 1, 1, read_deps)?;
+            let (sw, fw) = submit(&f, 2, 1, write_deps)?;
+            assert_eq!(sr.wait(false, SHORT), Err(ETIME));
+            writer.signal(None);
+            fr.wait(false, LONG)?;
+            assert!(!sw.is_signaled());
+            reader.signal(None);
+            fw.wait(false, LONG)?;
+            assert_eq!(&q.backend().ran()?[..], &[1, 2]);
+            Ok(())
+        })();
+        // SAFETY: No reference to the object is left.
+        unsafe { bindings::dma_resv_fini(raw.get()) };
+        result
     }
 
     #[test]

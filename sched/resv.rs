@@ -12,7 +12,10 @@
 //! Adding a fence needs a slot reserved beforehand, under the lock: reserve in the fallible
 //! preparation of a job, add in its infallible push.
 
-use crate::{bindings, error::to_result, ffi, prelude::*, time::Delta, types::Opaque};
+use crate::{
+    bindings, error::to_result, ffi, prelude::*, sync::aref::ARef, time::Delta, types::Opaque,
+};
+use core::ptr::NonNull;
 
 use super::fence::Fence;
 
@@ -94,6 +97,49 @@ impl DmaResv {
             r if r < 0 => to_result(r as ffi::c_int),
             _ => Ok(()),
         }
+    }
+
+    /// Appends to `deps` the fences a job that reads the buffer (or writes it, with `write`)
+    /// must wait for: a reader waits for the kernel's and the writers' fences, a writer also
+    /// for the readers'. This is the implicit synchronisation of a job's buffers; the fences
+    /// become the job's dependencies.
+    ///
+    /// Takes no lock; the fences are those attached at the time of the call.
+    pub fn implicit_dependencies(&self, write: bool, deps: &mut KVec<ARef<Fence>>) -> Result {
+        let usage = if write { Usage::Read } else { Usage::Write };
+        let mut count: ffi::c_uint = 0;
+        let mut array: *mut *mut bindings::dma_fence = core::ptr::null_mut();
+        // SAFETY: The object is live; the function uses RCU and returns an array of `count`
+        // fences with a reference each, allocated with `kmalloc`.
+        to_result(unsafe {
+            bindings::dma_resv_get_fences(
+                self.as_raw(),
+                usage as bindings::dma_resv_usage,
+                &mut count,
+                &mut array,
+            )
+        })?;
+        let raw: &[*mut bindings::dma_fence] = if count == 0 {
+            &[]
+        } else {
+            // SAFETY: `array` holds `count` fence pointers.
+            unsafe { core::slice::from_raw_parts(array, count as usize) }
+        };
+        let room = deps.reserve(raw.len(), GFP_KERNEL);
+        for &fence in raw {
+            // SAFETY: Each entry is a live fence whose reference is handed over; it is dropped
+            // here unless it joins `deps`.
+            let fence = unsafe { Fence::from_owned_raw(NonNull::new_unchecked(fence)) };
+            if room.is_ok() {
+                // Room was reserved above.
+                let _ = deps.push_within_capacity(fence);
+            }
+        }
+        // SAFETY: The array was allocated by `dma_resv_get_fences` (or is NULL); its fence
+        // references were taken over above.
+        unsafe { bindings::kfree(array.cast()) };
+        room.map_err(|_| ENOMEM)?;
+        Ok(())
     }
 }
 

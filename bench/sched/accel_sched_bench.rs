@@ -156,6 +156,14 @@ fn throughput(entities: u32, jobs: u32) {
 
 struct SchedBench;
 
+impl Drop for SchedBench {
+    fn drop(&mut self) {
+        // The fences of the runs are freed after an RCU grace period; wait for that before the
+        // module goes.
+        kernel::sync::rcu::rcu_barrier();
+    }
+}
+
 impl kernel::Module for SchedBench {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let jobs = module_parameters::jobs.value();
