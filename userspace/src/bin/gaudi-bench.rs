@@ -8,8 +8,11 @@
 //! same device, and (for gaudi) on the other gaudi device. vgem's dumb buffers run the same
 //! sequences as the reference; the ratio is gaudi's rate over vgem's, so above 1 is faster.
 //!
-//! Usage: `gaudi-bench [-n ITERATIONS] [DEVICE]`; `DEVICE` defaults to `ACCEL_DEVICE` or the
-//! first gaudi node. `Documentation/benchmarks.rst` explains the figures.
+//! Each figure is the median of several rounds; in each round gaudi and vgem run one after the
+//! other, so that drift in the machine affects both alike.
+//!
+//! Usage: `gaudi-bench [-n ITERATIONS] [-r ROUNDS] [DEVICE]`; `DEVICE` defaults to
+//! `ACCEL_DEVICE` or the first gaudi node. `Documentation/benchmarks.rst` explains the figures.
 
 use std::{
     fs::File,
@@ -81,7 +84,7 @@ impl Allocator for Vgem<'_> {
 
 /// Runs `op` `iters` times after a short warm-up; `op` returns the time of the part it
 /// measures. Returns operations per second.
-fn rate(iters: u32, mut op: impl FnMut() -> io::Result<Duration>) -> io::Result<f64> {
+fn rate(iters: u32, op: &mut Op<'_>) -> io::Result<f64> {
     for _ in 0..iters.div_ceil(10) {
         op()?;
     }
@@ -90,6 +93,38 @@ fn rate(iters: u32, mut op: impl FnMut() -> io::Result<Duration>) -> io::Result<
         total += op()?;
     }
     Ok(f64::from(iters) / total.as_secs_f64().max(1e-9))
+}
+
+/// A timed operation: returns the time of the part it measures.
+type Op<'a> = dyn FnMut() -> io::Result<Duration> + 'a;
+
+/// The median of `v`.
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => 0.0,
+        _ if n % 2 == 1 => v[n / 2],
+        _ => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// Measures `ours` and, if given, `theirs` in `rounds` alternating rounds of `iters`
+/// operations; returns the median rates.
+fn compare(
+    rounds: u32,
+    iters: u32,
+    ours: &mut Op<'_>,
+    mut theirs: Option<&mut Op<'_>>,
+) -> io::Result<(f64, Option<f64>)> {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        if let Some(t) = theirs.as_mut() {
+            b.push(rate(iters, &mut **t)?);
+        }
+        a.push(rate(iters, &mut *ours)?);
+    }
+    Ok((median(a), theirs.map(|_| median(b))))
 }
 
 /// One life of an object: create, map, touch every page, unmap, close.
@@ -127,15 +162,18 @@ fn prime_round(from: &dyn Allocator, to: &dyn Allocator, handle: u32) -> io::Res
     Ok(elapsed)
 }
 
-/// PRIME on a fresh object per round: the object is created and closed outside the timing,
-/// so that each export makes a new dma-buf.
-fn prime(from: &dyn Allocator, to: &dyn Allocator, iters: u32) -> io::Result<f64> {
-    rate(iters, || {
+/// PRIME on a fresh object per operation: the object is created and closed outside the
+/// timing, so that each export makes a new dma-buf.
+fn prime<'a>(
+    from: &'a dyn Allocator,
+    to: &'a dyn Allocator,
+) -> impl FnMut() -> io::Result<Duration> + 'a {
+    move || {
         let (handle, _) = from.create(4 * KIB)?;
         let r = prime_round(from, to, handle);
         drm::gem_close(from.fd(), handle)?;
         r
-    })
+    }
 }
 
 /// One line of the table: gaudi's rate, vgem's (if measured) and their ratio.
@@ -157,12 +195,14 @@ fn header(title: &str) {
 
 struct Options {
     iters: u32,
+    rounds: u32,
     device: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Options, String> {
     let mut opts = Options {
         iters: 200,
+        rounds: 5,
         device: None,
     };
     let mut args = std::env::args().skip(1);
@@ -173,6 +213,13 @@ fn parse_args() -> Result<Options, String> {
                 opts.iters = n.parse().map_err(|_| format!("bad iteration count {n}"))?;
                 if opts.iters == 0 {
                     return Err("the iteration count must be positive".into());
+                }
+            }
+            "-r" => {
+                let r = args.next().ok_or("-r needs a number")?;
+                opts.rounds = r.parse().map_err(|_| format!("bad round count {r}"))?;
+                if opts.rounds == 0 {
+                    return Err("the round count must be positive".into());
                 }
             }
             "-h" | "--help" => return Err(String::new()),
@@ -204,10 +251,10 @@ fn run(opts: &Options) -> io::Result<()> {
         .find(|d| d.minor().ok() != dev.minor().ok());
     let vgem = drm::open_primary("vgem")?;
     let vgem2 = drm::open_primary("vgem")?;
-    let n = opts.iters;
+    let (n, rounds) = (opts.iters, opts.rounds);
     let version = dev.version()?;
     println!(
-        "gaudi-bench: {} ({} {}.{}.{}) against {}, {n} iterations per figure",
+        "gaudi-bench: {} ({} {}.{}.{}) against {}, median of {rounds} rounds of {n} operations",
         dev.path().display(),
         version.name,
         version.major,
@@ -224,10 +271,6 @@ fn run(opts: &Options) -> io::Result<()> {
     header("Buffer object: create + mmap + touch each page + munmap + close");
     let dram_free = dev.memory_info()?.dram_free;
     for (size, name, iters) in [(4 * KIB, "4 KiB", n), (MIB, "1 MiB", n.div_ceil(4))] {
-        let v = match &vgem {
-            Some(f) => Some(rate(iters, || lifecycle(&Vgem(f), size))?),
-            None => None,
-        };
         for (flags, kind) in [
             (0, "system"),
             (DRM_GAUDI_BO_WC, "system WC"),
@@ -236,8 +279,15 @@ fn run(opts: &Options) -> io::Result<()> {
             if flags == DRM_GAUDI_BO_DEVICE && dram_free < size {
                 continue;
             }
-            let ours = rate(iters, || lifecycle(&Gaudi { dev: &dev, flags }, size))?;
-            row(&format!("{name} {kind}"), ours, v);
+            let ours = Gaudi { dev: &dev, flags };
+            let mut theirs = vgem.as_ref().map(|f| move || lifecycle(&Vgem(f), size));
+            let (o, v) = compare(
+                rounds,
+                iters,
+                &mut || lifecycle(&ours, size),
+                theirs.as_mut().map(|t| t as &mut Op<'_>),
+            )?;
+            row(&format!("{name} {kind}"), o, v);
         }
     }
     println!();
@@ -251,31 +301,37 @@ fn run(opts: &Options) -> io::Result<()> {
         dev: &dev2,
         flags: 0,
     };
-    let v_same = match &vgem {
-        Some(f) => Some(prime(&Vgem(f), &Vgem(f), n)?),
-        None => None,
-    };
-    row("same file", prime(&ours, &ours, n)?, v_same);
-    let v_second = match (&vgem, &vgem2) {
-        (Some(a), Some(b)) => Some(prime(&Vgem(a), &Vgem(b), n)?),
-        _ => None,
-    };
-    row(
-        "second file, same device",
-        prime(&ours, &ours2, n)?,
-        v_second,
-    );
+    let vgems = vgem.as_ref().map(Vgem);
+    let vgems2 = vgem2.as_ref().map(Vgem);
+    let mut v_same = vgems.as_ref().map(|v| prime(v, v));
+    let (o, v) = compare(
+        rounds,
+        n,
+        &mut prime(&ours, &ours),
+        v_same.as_mut().map(|t| t as &mut Op<'_>),
+    )?;
+    row("same file", o, v);
+    let mut v_second = vgems
+        .as_ref()
+        .zip(vgems2.as_ref())
+        .map(|(a, b)| prime(a, b));
+    let (o, v) = compare(
+        rounds,
+        n,
+        &mut prime(&ours, &ours2),
+        v_second.as_mut().map(|t| t as &mut Op<'_>),
+    )?;
+    row("second file, same device", o, v);
     if let Some(o) = &other {
         let theirs = Gaudi { dev: o, flags: 0 };
-        row(
-            &format!("to {} (real import)", o.path().display()),
-            prime(&ours, &theirs, n)?,
-            None,
-        );
+        let (r, _) = compare(rounds, n, &mut prime(&ours, &theirs), None)?;
+        row(&format!("to {} (real import)", o.path().display()), r, None);
     }
-    if let Some(f) = &vgem {
-        row("to vgem (real import)", prime(&ours, &Vgem(f), n)?, None);
-        row("from vgem (real import)", prime(&Vgem(f), &ours, n)?, None);
+    if let Some(v) = &vgems {
+        let (r, _) = compare(rounds, n, &mut prime(&ours, v), None)?;
+        row("to vgem (real import)", r, None);
+        let (r, _) = compare(rounds, n, &mut prime(v, &ours), None)?;
+        row("from vgem (real import)", r, None);
     }
     println!();
     println!(
