@@ -479,12 +479,9 @@ impl<T: DriverObject> AllocImpl for Object<T> {
 
 /// Returns the bytes of RAM the kernel manages.
 fn total_ram() -> u64 {
-    let mut info = MaybeUninit::<bindings::sysinfo>::zeroed();
-    // SAFETY: `si_meminfo` fills in the memory fields of a caller-provided `sysinfo`.
-    unsafe { bindings::si_meminfo(info.as_mut_ptr()) };
-    // SAFETY: The structure was zero-initialised and `si_meminfo` set the fields used here.
-    let info = unsafe { info.assume_init() };
-    (info.totalram as u64).saturating_mul(u64::from(info.mem_unit))
+    // SAFETY: Reads an atomic counter.
+    let pages = unsafe { bindings::totalram_pages() };
+    (pages as u64).saturating_mul(crate::page::PAGE_SIZE as u64)
 }
 
 /// Rounds `size` up to the page size; zero and overflowing sizes are invalid.
