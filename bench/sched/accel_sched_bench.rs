@@ -101,12 +101,9 @@ fn run(entities: u32, jobs: u32, serial: bool) -> Result<Figures> {
     let start = Instant::<Monotonic>::now();
     for entity in ents.iter().cycle().take(jobs as usize) {
         let mut job = entity.prepare(None, 1, KVec::new())?;
-        let fence = job.finished_fence().ok_or(EINVAL)?;
         // Like drm_sched_bench, latency counts from the push.
-        if let Some(submitted) = job.data_mut() {
-            *submitted = Some(Instant::now());
-        }
-        job.push();
+        *job.data_mut() = Some(Instant::now());
+        let fence = job.push().finished;
         if serial {
             fence.wait(false, Delta::from_secs(10))?;
         }
