@@ -14,13 +14,12 @@ use kernel::{
     prelude::*,
     time::Delta,
     transmute::AsBytes,
-    uapi,
 };
 
 use crate::{
     file::FileData,
     gem::{Bo, BoStats},
-    regs,
+    regs, uapi,
 };
 
 /// The DRM driver.
@@ -378,6 +377,7 @@ impl drm::Driver for GaudiDriver {
     const FEAT_SYNCOBJ_TIMELINE: bool = true;
 
     kernel::declare_drm_ioctls! {
+        uapi = crate::uapi;
         (GAUDI_QUERY, drm_gaudi_query, 0, FileData::query),
         (GAUDI_GEM_CREATE, drm_gaudi_gem_create, 0, FileData::gem_create),
         (GAUDI_GEM_INFO, drm_gaudi_gem_info, 0, FileData::gem_info),
