@@ -16,19 +16,23 @@
 //!
 //! Unlike `kernel::drm::gem::shmem`, whose PRIME imports the shmem helper allocates as plain C
 //! objects, imports are created by this module (`gem_prime_import_sg_table`), so they are of
-//! this type too: handle lookups never see a foreign C object. Every object carries the `dma_resv` of its GEM object (the exporter's for
-//! imports) and driver-private data of type `T`.
+//! this type too: handle lookups never see a foreign C object. Every object carries the
+//! `dma_resv` of its GEM object (the exporter's for imports) and driver-private data of type
+//! `T`.
 //!
 //! # Lifetimes
 //!
 //! An object lives as long as a reference to it exists: a handle in a file, a CPU mapping, an
 //! exported dma-buf, or an [`ARef`] in the kernel. Closing the handle of a mapped object leaves
-//! the mapping valid.
+//! the mapping valid. Every object holds a reference to its DRM device (the C core does not),
+//! so the device and its data outlive its objects; they may outlive the binding of the
+//! device's parent, which is why device memory separates its bookkeeping from the mapping of
+//! the BAR (see [`vram`]).
 
 pub mod vram;
 
 use crate::{
-    bindings, container_of,
+    bindings, container_of, device,
     drm::{
         self,
         driver::{AllocImpl, AllocOps},
@@ -68,7 +72,7 @@ pub struct ObjectInfo {
 }
 
 /// Driver-private data of a buffer object.
-pub trait DriverObject: Send + Sync + Sized + 'static {
+pub trait BoDriverData: Send + Sync + Sized + 'static {
     /// The DRM driver whose objects carry this data.
     type Driver: drm::Driver<Object = Object<Self>>;
 
@@ -102,11 +106,21 @@ impl Header {
     ///
     /// `obj` must be the GEM object embedded in a live [`Header`].
     unsafe fn from_gem<'a>(obj: *mut bindings::drm_gem_object) -> &'a Self {
+        // SAFETY: By the safety requirements, the header is live.
+        unsafe { &*Self::from_gem_ptr(obj) }
+    }
+
+    /// Returns the header that embeds `obj`, with the provenance of `obj`.
+    ///
+    /// # Safety
+    ///
+    /// `obj` must be the GEM object embedded in a [`Header`].
+    unsafe fn from_gem_ptr(obj: *mut bindings::drm_gem_object) -> *mut Self {
         // SAFETY: `base` is embedded in a `drm_gem_shmem_object`, which is embedded in a
         // `Header`, by the safety requirements.
         unsafe {
             let shmem = container_of!(obj, bindings::drm_gem_shmem_object, base);
-            &*container_of!(Opaque::cast_from(shmem), Header, obj)
+            container_of!(Opaque::cast_from(shmem), Header, obj).cast_mut()
         }
     }
 
@@ -123,27 +137,32 @@ impl Header {
 /// - `header.obj` is an initialised GEM object whose `funcs` are those of `Object<T>`, and the
 ///   object is referenced-counted by the DRM core.
 /// - The object was allocated with [`KBox`] and is only freed by its `free` callback.
+/// - `dev` is the DRM device of `header.obj`.
 #[repr(C)]
 #[pin_data]
-pub struct Object<T: DriverObject> {
+pub struct Object<T: BoDriverData> {
     #[pin]
     header: Header,
     #[pin]
     inner: T,
+    /// The object's DRM device, kept alive until the object is freed: the C core does not hold
+    /// a device reference per object, but releasing an object uses its device (offset
+    /// manager) and `dev()` hands it out. Declared last, so it is dropped last.
+    dev: ARef<drm::Device<T::Driver>>,
 }
 
 crate::impl_aref_for_gem_obj! {
     impl<T> for Object<T>
     where
-        T: DriverObject
+        T: BoDriverData
 }
 
 // SAFETY: GEM objects are reference-counted and thread-safe; the driver data is `Send + Sync`.
-unsafe impl<T: DriverObject> Send for Object<T> {}
+unsafe impl<T: BoDriverData> Send for Object<T> {}
 // SAFETY: See `Send`.
-unsafe impl<T: DriverObject> Sync for Object<T> {}
+unsafe impl<T: BoDriverData> Sync for Object<T> {}
 
-impl<T: DriverObject> Object<T> {
+impl<T: BoDriverData> Object<T> {
     /// GEM callbacks of system-memory and imported objects: the shmem helpers.
     const SYSTEM_FUNCS: bindings::drm_gem_object_funcs = bindings::drm_gem_object_funcs {
         free: Some(Self::free_shmem),
@@ -190,10 +209,8 @@ impl<T: DriverObject> Object<T> {
 
     /// Returns the DRM device of the object.
     pub fn dev(&self) -> &drm::Device<T::Driver> {
-        // SAFETY: `dev` is set when the GEM object is initialised and the object holds a
-        // reference to the device until it is freed. Objects of `T` only ever belong to a
-        // device of `T::Driver`.
-        unsafe { drm::Device::from_raw((*self.as_raw()).dev) }
+        // The object holds a reference to its device until it is freed (`dev` field).
+        &self.dev
     }
 
     /// Returns the backing storage of the object.
@@ -230,6 +247,7 @@ impl<T: DriverObject> Object<T> {
                     vram,
                 }),
                 inner <- T::new(dev, &info),
+                dev: dev.into(),
             }),
             GFP_KERNEL,
         )?;
@@ -273,13 +291,18 @@ impl<T: DriverObject> Object<T> {
     }
 
     /// Creates a device-memory object of `size` bytes, rounded up to the page size, from `mem`.
+    ///
+    /// The device must be registered, so that its parent, the provider of `mem`, is bound:
+    /// the new range is cleared through the provider's mapping of the BAR. Fails with `EINVAL`
+    /// if `mem` is not provided by the parent of `dev`.
     pub fn new_device(
-        dev: &drm::Device<T::Driver>,
+        dev: &drm::Device<T::Driver, drm::Registered>,
         mem: &vram::DeviceMemory,
         size: usize,
     ) -> Result<ARef<Self>> {
         let size = page_align(size)?;
-        let alloc = mem.alloc(size)?;
+        let parent: &<T::Driver as drm::Driver>::ParentDevice<device::Bound> = dev.as_ref();
+        let alloc = mem.alloc(parent.as_ref(), size)?;
         let info = ObjectInfo {
             size,
             kind: Kind::Device,
@@ -335,10 +358,11 @@ impl<T: DriverObject> Object<T> {
         // SAFETY: The object is live; `drm_gem_vmap` takes the reservation lock.
         to_result(unsafe { bindings::drm_gem_vmap(self.as_raw(), map.as_mut_ptr()) })?;
         // SAFETY: `drm_gem_vmap` succeeded and filled in `map`.
-        let map = unsafe { map.assume_init() };
+        let mut map = unsafe { map.assume_init() };
         if map.is_iomem {
-            // SAFETY: `map` was just created on this object.
-            unsafe { bindings::drm_gem_vunmap(self.as_raw(), (&raw const map).cast_mut()) };
+            // SAFETY: `map` was just created on this object. `drm_gem_vunmap` clears it, so it
+            // gets a pointer to a mutable place.
+            unsafe { bindings::drm_gem_vunmap(self.as_raw(), &raw mut map) };
             return Err(EOPNOTSUPP);
         }
         // SAFETY: The map is not I/O memory, so `vaddr` is the active member.
@@ -347,8 +371,8 @@ impl<T: DriverObject> Object<T> {
     }
 
     extern "C" fn free_shmem(obj: *mut bindings::drm_gem_object) {
-        // SAFETY: `free` is only installed on objects of this type.
-        let this = core::ptr::from_ref::<Self>(unsafe { Self::from_raw(obj) }).cast_mut();
+        // SAFETY: `free` is only installed on objects of this type, whose header comes first.
+        let this = unsafe { Header::from_gem_ptr(obj) }.cast::<Self>();
         // SAFETY: The last reference is gone; this releases the pages, the DMA mapping and,
         // for imports, the attachment, then the GEM object itself.
         unsafe { bindings::drm_gem_shmem_release(obj.cast()) };
@@ -357,8 +381,8 @@ impl<T: DriverObject> Object<T> {
     }
 
     extern "C" fn free_device(obj: *mut bindings::drm_gem_object) {
-        // SAFETY: `free` is only installed on objects of this type.
-        let this = core::ptr::from_ref::<Self>(unsafe { Self::from_raw(obj) }).cast_mut();
+        // SAFETY: `free` is only installed on objects of this type, whose header comes first.
+        let this = unsafe { Header::from_gem_ptr(obj) }.cast::<Self>();
         // SAFETY: The last reference is gone: no mapping or dma-buf refers to the object.
         unsafe { bindings::drm_gem_object_release(obj) };
         // SAFETY: The object was allocated with `KBox` in `new_device`. Dropping it returns
@@ -441,7 +465,7 @@ impl<T: DriverObject> Object<T> {
     }
 }
 
-impl<T: DriverObject> core::ops::Deref for Object<T> {
+impl<T: BoDriverData> core::ops::Deref for Object<T> {
     type Target = T;
 
     fn deref(&self) -> &T {
@@ -449,9 +473,9 @@ impl<T: DriverObject> core::ops::Deref for Object<T> {
     }
 }
 
-impl<T: DriverObject> Sealed for Object<T> {}
+impl<T: BoDriverData> Sealed for Object<T> {}
 
-impl<T: DriverObject> IntoGEMObject for Object<T> {
+impl<T: BoDriverData> IntoGEMObject for Object<T> {
     fn as_raw(&self) -> *mut bindings::drm_gem_object {
         self.header.as_gem()
     }
@@ -463,7 +487,7 @@ impl<T: DriverObject> IntoGEMObject for Object<T> {
     }
 }
 
-impl<T: DriverObject> AllocImpl for Object<T> {
+impl<T: BoDriverData> AllocImpl for Object<T> {
     type Driver = T::Driver;
 
     const ALLOC_OPS: AllocOps = AllocOps {
@@ -498,12 +522,12 @@ pub fn page_align(size: usize) -> Result<usize> {
 /// # Invariants
 ///
 /// `addr` is the start of a kernel mapping of all of `obj`, created by `drm_gem_vmap()`.
-pub struct VMap<'a, T: DriverObject> {
+pub struct VMap<'a, T: BoDriverData> {
     obj: &'a Object<T>,
     addr: *mut ffi::c_void,
 }
 
-impl<T: DriverObject> VMap<'_, T> {
+impl<T: BoDriverData> VMap<'_, T> {
     /// Checks that `len` bytes at `offset` lie within the object.
     fn check(&self, offset: usize, len: usize) -> Result {
         match offset.checked_add(len) {
@@ -513,37 +537,35 @@ impl<T: DriverObject> VMap<'_, T> {
     }
 
     /// Copies `buf.len()` bytes at `offset` of the object into `buf`.
+    ///
+    /// Userspace (through a mapping) or a device may write the object at the same time, so
+    /// the memory is read with volatile accesses, never as a Rust reference or plain copy; a
+    /// concurrent writer makes the result a mix of old and new bytes, nothing worse.
     pub fn read(&self, offset: usize, buf: &mut [u8]) -> Result {
         self.check(offset, buf.len())?;
-        // SAFETY: The range is within the mapping (checked above). Userspace or the device may
-        // write the memory concurrently, so it is only accessed through raw pointers, never
-        // through a Rust reference.
-        unsafe {
-            core::ptr::copy_nonoverlapping(
-                self.addr.cast::<u8>().add(offset),
-                buf.as_mut_ptr(),
-                buf.len(),
-            )
-        };
+        let src = self.addr.cast::<u8>();
+        for (i, b) in buf.iter_mut().enumerate() {
+            // SAFETY: `offset + i` lies within the mapping (checked above).
+            *b = unsafe { src.add(offset + i).read_volatile() };
+        }
         Ok(())
     }
 
     /// Copies `buf` to `offset` of the object.
+    ///
+    /// As in [`Self::read`], the memory is only written with volatile accesses.
     pub fn write(&self, offset: usize, buf: &[u8]) -> Result {
         self.check(offset, buf.len())?;
-        // SAFETY: As in `read`.
-        unsafe {
-            core::ptr::copy_nonoverlapping(
-                buf.as_ptr(),
-                self.addr.cast::<u8>().add(offset),
-                buf.len(),
-            )
-        };
+        let dst = self.addr.cast::<u8>();
+        for (i, b) in buf.iter().enumerate() {
+            // SAFETY: `offset + i` lies within the mapping (checked above).
+            unsafe { dst.add(offset + i).write_volatile(*b) };
+        }
         Ok(())
     }
 }
 
-impl<T: DriverObject> Drop for VMap<'_, T> {
+impl<T: BoDriverData> Drop for VMap<'_, T> {
     fn drop(&mut self) {
         let mut map = bindings::iosys_map {
             is_iomem: false,
@@ -558,7 +580,7 @@ impl<T: DriverObject> Drop for VMap<'_, T> {
 mod tests {
     use super::*;
     use crate::{
-        device::{self, DeviceContext},
+        device::DeviceContext,
         drm::UnregisteredDevice,
         faux,
         page::PAGE_SIZE,
@@ -588,7 +610,7 @@ mod tests {
         }
     }
 
-    impl DriverObject for TestObject {
+    impl BoDriverData for TestObject {
         type Driver = TestDriver;
 
         fn new(dev: &drm::Device<TestDriver>, info: &ObjectInfo) -> impl PinInit<Self, Error> {
@@ -696,21 +718,49 @@ mod tests {
     }
 
     #[test]
-    fn device_memory_needs_a_page_aligned_range() -> Result {
-        // Allocation clears through a kernel mapping of the BAR, so objects in device memory
-        // are covered on the device itself (the `gaudi_gem` IGT tests); the range checks come
-        // before anything is mapped.
-        let (reg, _drm) = device()?;
-        let dev: &device::Device = reg.as_ref().as_ref();
-        assert_eq!(vram::DeviceMemory::new(dev, 1 << 40, 0).err(), Some(EINVAL));
+    fn device_memory_needs_a_page_aligned_range_in_its_bar() -> Result {
+        // `DeviceMemory::new` takes the range from a BAR of a bound PCI function, so objects in
+        // device memory are covered on the device itself (the `gaudi_gem` IGT tests, including
+        // unbinding); its range checks are tested here.
+        let page = PAGE_SIZE as u64;
+        let bar = 1u64 << 40;
+        let len = 16 * SZ_1M as u64;
+        assert_eq!(vram::bar_range(bar, len, 0, len)?, (bar, len));
         assert_eq!(
-            vram::DeviceMemory::new(dev, 1 << 40, PAGE_SIZE as u64 - 1).err(),
-            Some(EINVAL)
+            vram::bar_range(bar, len, page, 3 * page + 5)?,
+            (bar + page, 3 * page)
+        );
+        // Empty once rounded down to the page size.
+        assert_eq!(vram::bar_range(bar, len, 0, 0), Err(EINVAL));
+        assert_eq!(vram::bar_range(bar, len, 0, page - 1), Err(EINVAL));
+        // Not page aligned.
+        assert_eq!(vram::bar_range(bar, len, 512, 4 * page), Err(EINVAL));
+        assert_eq!(vram::bar_range(bar + 512, len, 0, 4 * page), Err(EINVAL));
+        // Beyond the BAR, or overflowing.
+        assert_eq!(vram::bar_range(bar, len, page, len), Err(EINVAL));
+        assert_eq!(vram::bar_range(bar, len, len, page), Err(EINVAL));
+        assert_eq!(
+            vram::bar_range(bar, u64::MAX, u64::MAX - page + 1, page),
+            Err(EINVAL)
         );
         assert_eq!(
-            vram::DeviceMemory::new(dev, (1 << 40) + 512, 4 * SZ_1M as u64).err(),
-            Some(EINVAL)
+            vram::bar_range(u64::MAX - page + 1, len, page, page),
+            Err(EINVAL)
         );
+        Ok(())
+    }
+
+    #[test]
+    fn objects_keep_their_device() -> Result {
+        let (_reg, drm) = device()?;
+        let dev: ARef<drm::Device<TestDriver>> = (&*drm).into();
+        let obj = Object::<TestObject>::new_system(&drm, PAGE_SIZE, false)?;
+        assert!(core::ptr::eq(obj.dev(), &*dev));
+        drop(drm);
+        drop(dev);
+        // The object's own reference keeps the device and its data alive.
+        assert_eq!(obj.dev().live.load(Relaxed), 1);
+        drop(obj);
         Ok(())
     }
 }

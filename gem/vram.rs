@@ -11,11 +11,31 @@
 //! Device memory is cleared when it is allocated, through a write-combined kernel mapping of
 //! the whole range, so that no client sees what another client left in it.
 //!
+//! # Lifetime
+//!
+//! Device memory is part of a PCI BAR of the provider, so it is only reachable while the
+//! provider is bound to its driver. [`DeviceMemory`] is built from the BAR of the bound device
+//! and split accordingly:
+//!
+//! - the bookkeeping (the allocator, the BAR range's address and the provider) may outlive the
+//!   binding, so that buffer objects that outlive it can still return their range;
+//! - the kernel mapping of the range, used for clearing, is a device resource ([`Devres`]) and is
+//!   unmapped when the provider is unbound; allocating needs the bound provider.
+//!
+//! Every path that lets userspace or another device reach the BAR checks, under
+//! `drm_dev_enter()`, that the DRM device has not been unplugged, and fails with `ENODEV` (or
+//! `SIGBUS` for a CPU access) otherwise: `mmap()` through the fake offset or the dma-buf, the CPU
+//! fault handler, and the dma-buf's attach and map operations. `drm_dev_unplug()`, which the
+//! DRM registration calls when the provider is unbound, zaps every CPU mapping of the DRM
+//! device's address space; dma-buf mappings of device memory live in that address space too
+//! (see [`export`]), so a CPU access after the unplug faults and gets `SIGBUS`.
+//!
 //! # CPU mappings
 //!
 //! Userspace maps device memory through the fake offset of the object, or through its dma-buf;
-//! the mapping is write-combined and covers BAR pages directly (`VM_IO | VM_PFNMAP`). Private
-//! (copy-on-write) mappings are refused with `EINVAL`.
+//! the mapping is write-combined and covers BAR pages directly (`VM_IO | VM_PFNMAP`). The pages
+//! are inserted by the fault handler, under `drm_dev_enter()`, so that none can appear after the
+//! unplug has zapped the mappings. Private (copy-on-write) mappings are refused with `EINVAL`.
 //!
 //! # Export and peer-to-peer DMA
 //!
@@ -26,15 +46,20 @@
 //! `dma_map_resource()` of the BAR range for the importing device. Every other attach fails
 //! with `EOPNOTSUPP`, which the importer's `DRM_IOCTL_PRIME_FD_TO_HANDLE` returns. Kernels
 //! without `CONFIG_PCI_P2PDMA` cannot do peer-to-peer DMA at all. CPU access through `mmap()`
-//! of the dma-buf works for every process, whatever the importers can do.
+//! of the dma-buf works for every process, whatever the importers can do, while the device is
+//! bound. Attachments made before an unplug are not revoked (no `move_notify`); mapping them
+//! again fails with `ENODEV`.
 
 use crate::{
-    bindings, device,
+    bindings,
+    device::{self, Bound},
+    devres::Devres,
     error::to_result,
     ffi,
     gpu::buddy::{AllocatedBlocks, GpuBuddy, GpuBuddyAllocFlag, GpuBuddyAllocMode, GpuBuddyParams},
     mm::virt::flags as vm_flags,
     page::{PAGE_SHIFT, PAGE_SIZE},
+    pci,
     prelude::*,
     ptr::Alignment,
     sizes::SZ_4K,
@@ -45,43 +70,126 @@ use core::ptr::NonNull;
 
 use super::Header;
 
+/// Returns the CPU physical address and the page-aligned size of `size` bytes at `offset` of a
+/// BAR of `bar_len` bytes at `bar_start`.
+///
+/// The size is rounded down to the page size; the range must be page aligned, non-empty and
+/// within the BAR.
+pub(super) fn bar_range(
+    bar_start: u64,
+    bar_len: u64,
+    offset: u64,
+    size: u64,
+) -> Result<(u64, u64)> {
+    let page = PAGE_SIZE as u64;
+    let size = size & !(page - 1);
+    if size == 0 || offset % page != 0 {
+        return Err(EINVAL);
+    }
+    match offset.checked_add(size) {
+        Some(end) if end <= bar_len => {}
+        _ => return Err(EINVAL),
+    }
+    let phys = bar_start.checked_add(offset).ok_or(EINVAL)?;
+    if phys % page != 0 {
+        return Err(EINVAL);
+    }
+    Ok((phys, size))
+}
+
+/// The kernel's write-combined mapping of device memory, unmapped on drop.
+///
+/// # Invariants
+///
+/// `addr` is an `ioremap_wc()` mapping of `len` bytes of a BAR of a bound PCI device.
+struct CpuMapping {
+    addr: NonNull<ffi::c_void>,
+    len: usize,
+}
+
+impl CpuMapping {
+    /// Maps `len` bytes at `phys`, which must lie within a memory BAR of a bound device.
+    fn new(phys: u64, len: usize) -> Result<Self> {
+        // SAFETY: Maps a physical range of a BAR of a bound device (callers' requirement);
+        // creating the mapping does not access it.
+        let addr = NonNull::new(unsafe { bindings::ioremap_wc(phys, len) }).ok_or(ENOMEM)?;
+        // INVARIANT: `addr` maps `len` bytes at `phys`.
+        Ok(Self { addr, len })
+    }
+}
+
+impl Drop for CpuMapping {
+    fn drop(&mut self) {
+        // SAFETY: `addr` is an `ioremap_wc()` mapping (type invariant), unmapped once, here.
+        unsafe { bindings::iounmap(self.addr.as_ptr()) };
+    }
+}
+
+// SAFETY: The mapping is only a range of kernel virtual addresses; any thread may unmap it.
+unsafe impl Send for CpuMapping {}
+// SAFETY: The mapping is only used to clear ranges that the caller owns (allocated from the
+// allocator), so concurrent users never touch the same bytes.
+unsafe impl Sync for CpuMapping {}
+
 /// Device-local memory that the CPU and peers reach through a PCI BAR.
 ///
 /// # Invariants
 ///
-/// `cpu` is an `ioremap_wc()` mapping of the `buddy.size()` bytes at `phys`, unmapped on drop.
+/// - `phys` and `buddy.size()` describe a page-aligned range of a memory BAR of `provider`.
+/// - `cpu` maps that range and belongs to the binding of `provider` that created `self`.
 pub struct DeviceMemory {
     buddy: GpuBuddy,
     /// CPU physical address of offset 0 of the device memory.
     phys: u64,
-    /// Kernel mapping of the device memory, for clearing.
-    cpu: NonNull<ffi::c_void>,
+    /// Kernel mapping of the device memory, for clearing; revoked when `provider` is unbound.
+    cpu: Devres<CpuMapping>,
     /// The device that provides the memory (the exporter in peer-to-peer transfers).
     provider: ARef<device::Device>,
 }
 
 impl DeviceMemory {
-    /// Manages `size` bytes of device memory that the CPU sees at physical address `phys`,
-    /// provided by the PCI function `provider`.
-    pub fn new(provider: &device::Device, phys: u64, size: u64) -> Result<Self> {
-        let size = size & !(PAGE_SIZE as u64 - 1);
-        if size == 0 || phys % PAGE_SIZE as u64 != 0 {
+    /// Manages the `size` bytes at `offset` of memory BAR `bar` of the bound PCI function
+    /// `pdev`, which provides them.
+    ///
+    /// The size is rounded down to the page size. The range must be page aligned, non-empty
+    /// and lie within the BAR. The kernel mapping that clears allocations is a device resource
+    /// of `pdev`, unmapped when `pdev` is unbound; the bookkeeping stays usable after that, but
+    /// nothing can be allocated any more.
+    pub fn new(pdev: &pci::Device<Bound>, bar: u32, offset: u64, size: u64) -> Result<Self> {
+        let dev: &device::Device<Bound> = pdev.as_ref();
+        // SAFETY: `dev` is the `struct device` embedded in the `struct pci_dev` of `pdev`.
+        let raw = unsafe { crate::container_of!(dev.as_raw(), bindings::pci_dev, dev) };
+        let index = usize::try_from(bar)?;
+        if index >= bindings::PCI_STD_NUM_BARS as usize {
             return Err(EINVAL);
         }
+        // SAFETY: `raw` is a live, bound PCI device; `index` is a standard BAR (checked above)
+        // and the resources of a bound device do not change.
+        let flags = unsafe { (*raw).resource[index].flags };
+        if flags & bindings::IORESOURCE_MEM as ffi::c_ulong == 0 {
+            return Err(EINVAL);
+        }
+        let (phys, size) = bar_range(
+            pdev.resource_start(bar)?,
+            pdev.resource_len(bar)?,
+            offset,
+            size,
+        )?;
         let len = usize::try_from(size).map_err(|_| EINVAL)?;
         let buddy = GpuBuddy::new(GpuBuddyParams {
             base_offset: 0,
             size,
             chunk_size: Alignment::new::<SZ_4K>(),
         })?;
-        // SAFETY: Maps a physical range of the provider's BAR; the mapping does not touch it.
-        let cpu = NonNull::new(unsafe { bindings::ioremap_wc(phys, len) }).ok_or(ENOMEM)?;
-        // INVARIANT: `cpu` maps `size` bytes at `phys`.
+        // The range lies within a memory BAR of `pdev`, which is bound.
+        let cpu = Devres::new(dev, CpuMapping::new(phys, len)?)?;
+        // INVARIANT: `phys` and `size` describe a range of BAR `bar` of `pdev` (checked by
+        // `bar_range`), which `cpu` maps for the current binding of `pdev`.
         Ok(Self {
             buddy,
             phys,
             cpu,
-            provider: provider.into(),
+            provider: dev.into(),
         })
     }
 
@@ -95,10 +203,18 @@ impl DeviceMemory {
         self.buddy.avail()
     }
 
-    /// Allocates a contiguous range of `size` bytes (a multiple of the page size).
+    /// Allocates a contiguous range of `size` bytes (a multiple of the page size) and clears
+    /// it.
     ///
-    /// Fails with `ENOSPC` when no free range is large enough.
-    pub(super) fn alloc(&self, size: usize) -> Result<Allocation> {
+    /// `provider` is the bound device that provides the memory: clearing goes through its
+    /// mapping. Fails with `ENOSPC` when no free range is large enough and with `EINVAL` if
+    /// `provider` is not the (current binding of the) provider.
+    pub(super) fn alloc(
+        &self,
+        provider: &device::Device<Bound>,
+        size: usize,
+    ) -> Result<Allocation> {
+        let cpu = self.cpu.access(provider)?;
         let blocks = KBox::pin_init(
             self.buddy.alloc_blocks(
                 GpuBuddyAllocMode::Simple,
@@ -114,9 +230,15 @@ impl DeviceMemory {
         if size > u32::MAX as usize {
             return Err(EINVAL);
         }
-        // SAFETY: `offset + size` lies within the allocator's range, which `cpu` maps (type
-        // invariant); nobody else uses the range, which was just allocated.
-        unsafe { bindings::memset_io(self.cpu.as_ptr().add(offset as usize), 0, size) };
+        let start = usize::try_from(offset)?;
+        match start.checked_add(size) {
+            Some(end) if end <= cpu.len => {}
+            _ => return Err(EINVAL),
+        }
+        // SAFETY: `start + size` lies within `cpu`'s mapping (checked above), which stays
+        // mapped while `provider` is bound; nobody else uses the range, which was just
+        // allocated.
+        unsafe { bindings::memset_io(cpu.addr.as_ptr().add(start), 0, size) };
         Ok(Allocation {
             _blocks: blocks,
             offset,
@@ -126,19 +248,6 @@ impl DeviceMemory {
         })
     }
 }
-
-impl Drop for DeviceMemory {
-    fn drop(&mut self) {
-        // SAFETY: `cpu` is an `ioremap_wc()` mapping (type invariant), unmapped once, here.
-        unsafe { bindings::iounmap(self.cpu.as_ptr()) };
-    }
-}
-
-// SAFETY: The kernel mapping is only used to clear ranges owned by the caller; the allocator
-// has its own lock.
-unsafe impl Send for DeviceMemory {}
-// SAFETY: See `Send`.
-unsafe impl Sync for DeviceMemory {}
 
 /// A contiguous range of device memory, returned to its [`DeviceMemory`] on drop.
 pub struct Allocation {
@@ -173,12 +282,13 @@ pub(super) struct Ops<T>(pub(super) T);
 // SAFETY: The tables are immutable and only hold function pointers.
 unsafe impl<T> Sync for Ops<T> {}
 
-/// VMA operations of device-memory mappings: the GEM reference counting of the DRM core. The
-/// whole range is mapped at `mmap()` time, so there is no fault handler.
+/// VMA operations of device-memory mappings: the GEM reference counting of the DRM core and
+/// a fault handler that maps BAR pages while the device is bound.
 pub(super) static VM_OPS: bindings::vm_operations_struct = {
     let mut ops: bindings::vm_operations_struct = pin_init::zeroed();
     ops.open = Some(bindings::drm_gem_vm_open);
     ops.close = Some(bindings::drm_gem_vm_close);
+    ops.fault = Some(fault);
     ops
 };
 
@@ -193,6 +303,43 @@ static DMA_BUF_OPS: Ops<bindings::dma_buf_ops> = Ops({
     ops
 });
 
+/// A `drm_dev_enter()` critical section: while it lasts, the DRM device is not unplugged, so
+/// its parent (the provider of the device memory) stays bound.
+///
+/// # Invariants
+///
+/// `idx` was returned by a successful `drm_dev_enter()` that `drop` ends.
+struct Entered {
+    idx: ffi::c_int,
+}
+
+impl Entered {
+    /// Enters the critical section of `dev`, unless `dev` has been unplugged.
+    ///
+    /// # Safety
+    ///
+    /// `dev` must be a live DRM device.
+    unsafe fn new(dev: *mut bindings::drm_device) -> Option<Self> {
+        let mut idx: ffi::c_int = 0;
+        // SAFETY: `dev` is live by the safety requirements.
+        if unsafe { bindings::drm_dev_enter(dev, &mut idx) } {
+            // INVARIANT: `idx` comes from the successful call.
+            Some(Self { idx })
+        } else {
+            // Nothing to exit: `drm_dev_enter()` has left the section itself, so no `Self`
+            // (whose drop would exit it again) may be created here.
+            None
+        }
+    }
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        // SAFETY: `idx` is the index of a section entered in `new` (type invariant).
+        unsafe { bindings::drm_dev_exit(self.idx) };
+    }
+}
+
 /// Returns the allocation of a device-memory object.
 ///
 /// # Safety
@@ -204,16 +351,24 @@ unsafe fn allocation<'a>(obj: *mut bindings::drm_gem_object) -> Result<&'a Alloc
     header.vram.as_ref().ok_or(EINVAL)
 }
 
-/// `drm_gem_object_funcs.mmap` of device-memory objects.
+/// `drm_gem_object_funcs.mmap` of device-memory objects, for mappings through the fake offset
+/// and through the dma-buf (`drm_gem_prime_mmap()`).
+///
+/// Nothing is mapped here: the fault handler inserts the pages. Fails with `ENODEV` once the
+/// DRM device is unplugged.
 pub(super) extern "C" fn mmap(
     obj: *mut bindings::drm_gem_object,
     vma: *mut bindings::vm_area_struct,
 ) -> ffi::c_int {
     // SAFETY: This callback is only installed on device-memory objects; the DRM core holds a
-    // reference to the object during the call.
-    let alloc = match unsafe { allocation(obj) } {
-        Ok(a) => a,
-        Err(e) => return e.to_errno(),
+    // reference to the object, and so to its device, during the call.
+    let (dev, _alloc) = match unsafe { ((*obj).dev, allocation(obj)) } {
+        (dev, Ok(a)) => (dev, a),
+        (_, Err(e)) => return e.to_errno(),
+    };
+    // SAFETY: `dev` is live (see above).
+    let Some(_entered) = (unsafe { Entered::new(dev) }) else {
+        return ENODEV.to_errno();
     };
     // SAFETY: The DRM core passes the VMA it is setting up for this mmap.
     let new = unsafe { crate::mm::virt::VmaNew::from_raw(vma) };
@@ -222,18 +377,92 @@ pub(super) extern "C" fn mmap(
     if flags & vm_flags::SHARED == 0 && flags & vm_flags::MAYWRITE != 0 {
         return EINVAL.to_errno();
     }
-    // SAFETY: `obj` is live and its offset node was set up at creation.
-    let start = unsafe { bindings::drm_vma_node_offset_addr(&raw mut (*obj).vma_node) };
-    // SAFETY: The VMA is not visible to others yet; `vm_iomap_memory` checks that the
-    // (object-relative) page offset and the length lie within the range.
+    // SAFETY: The VMA is being set up and not visible to anyone else yet. Both callers check
+    // that it lies within the object: `drm_gem_mmap()` through the offset node, the dma-buf
+    // core against the dma-buf's size; its page offset is in the DRM device's offset space
+    // (fake offset of the object plus the page within it).
     unsafe {
-        (*vma).vm_pgoff -= (start >> PAGE_SHIFT) as ffi::c_ulong;
+        (*vma).__bindgen_anon_2.vm_flags |=
+            vm_flags::IO | vm_flags::PFNMAP | vm_flags::DONTEXPAND | vm_flags::DONTDUMP;
         (*vma).vm_page_prot = bindings::pgprot_writecombine(bindings::vm_get_page_prot(flags));
-        bindings::vm_iomap_memory(vma, alloc.phys, alloc.size as ffi::c_ulong)
     }
+    0
+}
+
+/// Pages the fault handler maps at once, from the faulting one on (as TTM does).
+const FAULT_AROUND: usize = 16;
+
+/// `vm_operations_struct.fault` of device-memory mappings: maps the BAR pages of the object
+/// while the DRM device is not unplugged, and fails with `SIGBUS` after.
+///
+/// The pages are inserted inside a `drm_dev_enter()` section, and `drm_dev_unplug()` waits for
+/// such sections before it zaps the mappings, so no page of an unplugged device stays mapped.
+extern "C" fn fault(vmf: *mut bindings::vm_fault) -> bindings::vm_fault_t {
+    const SIGBUS: bindings::vm_fault_t = bindings::vm_fault_reason_VM_FAULT_SIGBUS as _;
+    // SAFETY: The MM core passes a live fault of a VMA with our operations, whose private data
+    // is the GEM object that the VMA holds a reference to (`drm_gem_vm_open()`).
+    let (vma, obj, pgoff, address) = unsafe {
+        let f = &(*vmf).__bindgen_anon_1;
+        (
+            f.vma,
+            (*f.vma).vm_private_data.cast::<bindings::drm_gem_object>(),
+            f.pgoff,
+            f.address,
+        )
+    };
+    // SAFETY: `obj` is live (see above), and so is its device.
+    let Some(_entered) = (unsafe { Entered::new((*obj).dev) }) else {
+        return SIGBUS;
+    };
+    // SAFETY: Only device-memory objects have these VMA operations.
+    let Ok(alloc) = (unsafe { allocation(obj) }) else {
+        return SIGBUS;
+    };
+    // SAFETY: `obj` is live and its offset node was set up at creation.
+    let first =
+        unsafe { bindings::drm_vma_node_offset_addr(&raw mut (*obj).vma_node) } >> PAGE_SHIFT;
+    let pages = alloc.size >> PAGE_SHIFT;
+    let Some(page) = (pgoff as u64).checked_sub(first).filter(|p| *p < pages) else {
+        return SIGBUS;
+    };
+    const NOPAGE: bindings::vm_fault_t = bindings::vm_fault_reason_VM_FAULT_NOPAGE as _;
+    // SAFETY: `vma` is live during the fault.
+    let (vm_end, prot) = unsafe {
+        (
+            (*vma).__bindgen_anon_1.__bindgen_anon_1.vm_end,
+            (*vma).vm_page_prot,
+        )
+    };
+    let base_pfn = alloc.phys >> PAGE_SHIFT;
+    let mut ret = SIGBUS;
+    for i in 0..FAULT_AROUND as u64 {
+        let addr = address + (i << PAGE_SHIFT) as ffi::c_ulong;
+        if page + i >= pages || addr >= vm_end {
+            break;
+        }
+        // SAFETY: `addr` lies in the VMA, a `VM_PFNMAP` mapping whose lock the fault holds;
+        // the PFN is a page of the object's BAR range, and the provider is bound
+        // (`_entered`).
+        let r = unsafe {
+            bindings::vmf_insert_pfn_prot(vma, addr, (base_pfn + page + i) as ffi::c_ulong, prot)
+        };
+        if i == 0 {
+            ret = r;
+        }
+        // The pages after the faulting one are best effort.
+        if r != NOPAGE {
+            break;
+        }
+    }
+    ret
 }
 
 /// `drm_gem_object_funcs.export` of device-memory objects.
+///
+/// The dma-buf's file shares the address space of the DRM device's files (as the DRM files
+/// themselves do), so that CPU mappings of the dma-buf are zapped with the others by
+/// `drm_dev_unplug()` and by `drm_vma_node_unmap()`. The dma-buf holds a reference to the DRM
+/// device, which owns that address space, until it is released.
 pub(super) extern "C" fn export(
     obj: *mut bindings::drm_gem_object,
     flags: ffi::c_int,
@@ -250,7 +479,12 @@ pub(super) extern "C" fn export(
             resv: (*obj).resv,
             priv_: obj.cast(),
         };
-        bindings::drm_gem_dmabuf_export(dev, &mut info)
+        let dma_buf = bindings::drm_gem_dmabuf_export(dev, &mut info);
+        if !bindings::IS_ERR(dma_buf.cast::<ffi::c_void>()) {
+            // The file is new and has no mapping yet; no one else has seen it.
+            (*(*dma_buf).file).f_mapping = (*(*dev).anon_inode).i_mapping;
+        }
+        dma_buf
     }
 }
 
@@ -283,14 +517,16 @@ pub(super) unsafe fn own_dma_buf(
 fn p2p_reachable(provider: &device::Device, client: *mut bindings::device) -> bool {
     #[cfg(CONFIG_PCI_P2PDMA)]
     {
-        if !crate::pci::dev_is_pci(provider) {
+        // SAFETY: `provider` is a live device.
+        if !unsafe { bindings::dev_is_pci(provider.as_raw()) } {
             return false;
         }
         let mut clients = [client];
-        // SAFETY: `provider` is a PCI device (checked above), `clients` one live device.
+        // SAFETY: `provider` is a PCI device (checked above), so it is embedded in a
+        // `struct pci_dev`; `clients` holds one live device.
         unsafe {
             bindings::pci_p2pdma_distance_many(
-                bindings::to_pci_dev(provider.as_raw()),
+                crate::container_of!(provider.as_raw(), bindings::pci_dev, dev),
                 clients.as_mut_ptr(),
                 1,
                 true,
@@ -309,13 +545,22 @@ extern "C" fn attach(
     dma_buf: *mut bindings::dma_buf,
     attach: *mut bindings::dma_buf_attachment,
 ) -> ffi::c_int {
-    // SAFETY: The dma-buf core passes a live dma-buf of ours, whose `priv` is a device-memory
-    // object it holds a reference to, and the attachment being set up.
+    let obj: *mut bindings::drm_gem_object = {
+        // SAFETY: The dma-buf core passes a live dma-buf of ours.
+        unsafe { (*dma_buf).priv_.cast() }
+    };
+    // SAFETY: `priv` is a device-memory object that the dma-buf holds a reference to, and the
+    // dma-buf holds one to the object's device.
     let (alloc, peer2peer, client) = unsafe {
-        match allocation((*dma_buf).priv_.cast()) {
+        match allocation(obj) {
             Ok(a) => (a, (*attach).peer2peer, (*attach).dev),
             Err(e) => return e.to_errno(),
         }
+    };
+    // No new importer reaches the BAR of an unbound device.
+    // SAFETY: The device is live (see above).
+    let Some(_entered) = (unsafe { Entered::new((*obj).dev) }) else {
+        return ENODEV.to_errno();
     };
     if !peer2peer || !p2p_reachable(&alloc.provider, client) {
         return EOPNOTSUPP.to_errno();
@@ -328,12 +573,19 @@ extern "C" fn map_dma_buf(
     attach: *mut bindings::dma_buf_attachment,
     dir: bindings::dma_data_direction,
 ) -> *mut bindings::sg_table {
-    // SAFETY: The dma-buf core passes a live attachment of one of our dma-bufs.
-    let (alloc, dev) = unsafe {
-        match allocation((*(*attach).dmabuf).priv_.cast()) {
-            Ok(a) => (a, (*attach).dev),
+    // SAFETY: The dma-buf core passes a live attachment of one of our dma-bufs, whose `priv`
+    // is a device-memory object that the dma-buf holds a reference to.
+    let (obj, alloc, dev) = unsafe {
+        let obj: *mut bindings::drm_gem_object = (*(*attach).dmabuf).priv_.cast();
+        match allocation(obj) {
+            Ok(a) => (obj, a, (*attach).dev),
             Err(e) => return e.to_ptr(),
         }
+    };
+    // Attachments made before an unplug are not revoked, but get no new mapping of the BAR.
+    // SAFETY: The object's device is live: the dma-buf holds a reference to it.
+    let Some(_entered) = (unsafe { Entered::new((*obj).dev) }) else {
+        return ENODEV.to_ptr();
     };
     let sgt = match KBox::new(
         // SAFETY: An all-zero `sg_table` is the empty table `sg_alloc_table` expects.

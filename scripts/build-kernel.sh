@@ -4,10 +4,12 @@
 # Build the test kernel and the driver module.
 #
 # The kernel tree in the cache is Debian's pristine linux-source plus the
-# glue patches in kernel/patches/, with the accel core directories and the
-# uapi header linked in from this checkout. Builds are incremental: only a
-# change to the patch set resets the patched files, only a change to the
-# config fragment reconfigures, and make rebuilds what changed.
+# glue patches in kernel/patches/, with the accel core directories linked in
+# from this checkout. The driver's uapi header stays out of the kernel tree:
+# the driver compiles the checked Rust mirror uapi/src/mirror.rs. Builds are
+# incremental: only a change to the patch set resets the patched files, only
+# a change to the config fragment reconfigures, and make rebuilds what
+# changed.
 #
 # Usage: build-kernel.sh [kernel|module|all] [extra make args]
 set -euo pipefail
@@ -29,13 +31,12 @@ KMAKE=(make -C "$SRC" O="$OUT" LLVM=-19
 	RUST_LIB_SRC=/usr/lib/rustlib/src/rust/library
 	-j"$(nproc)")
 
-# Files of the kernel crate and uapi that live in this repository, linked
+# Files of the kernel crate that live in this repository, linked
 # into the tree: "path in tree" "path in repo".
 LINKS=(
 	"rust/kernel/drm/accel/mod.rs" "drm_accel/mod.rs"
 	"rust/kernel/drm/accel/gem" "gem"
 	"rust/kernel/drm/accel/sched" "sched"
-	"include/uapi/drm/gaudi_accel.h" "uapi/gaudi_accel.h"
 )
 
 prepare_tree() {

@@ -2,7 +2,10 @@
 
 //! PCI probe of the device and its registration as a DRM compute accelerator.
 
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::{
+    mem::ManuallyDrop,
+    sync::atomic::{AtomicU32, Ordering},
+};
 
 use kernel::{
     device::{Core, DeviceContext},
@@ -14,13 +17,12 @@ use kernel::{
     prelude::*,
     time::Delta,
     transmute::AsBytes,
-    uapi,
 };
 
 use crate::{
     file::FileData,
     gem::{Bo, BoStats},
-    regs,
+    regs, uapi,
 };
 
 /// The DRM driver.
@@ -46,10 +48,12 @@ const _: () = assert!(core::mem::size_of::<uapi::drm_gaudi_device_info>() == 40)
 // all of its bytes are initialized.
 unsafe impl AsBytes for DeviceInfo {}
 
-/// Data of the DRM device; it lives as long as the device or any of its buffer objects.
+/// Data of the DRM device; it lives as long as the device or any of its buffer objects (each
+/// holds a reference to the device), which may be longer than the PCI binding.
 #[pin_data]
 pub(crate) struct GaudiData {
-    /// The device memory, behind BAR2.
+    /// The device memory, behind BAR2: its allocator outlives the binding, its kernel mapping
+    /// of the BAR does not (it is a device resource of the PCI function).
     pub(crate) vram: DeviceMemory,
     /// Accounting of the live buffer objects.
     pub(crate) bo_stats: BoStats,
@@ -215,22 +219,18 @@ impl<'bound> Hw<'bound> {
     }
 
     /// Describes the device memory: the part of BAR2 after the register file.
+    ///
+    /// The bookkeeping lives in the DRM device's data and may outlive the binding; its kernel
+    /// mapping of the BAR is a device resource of `pdev`, unmapped at unbind.
     fn device_memory(&self, pdev: &pci::Device<Core<'_>>) -> Result<DeviceMemory> {
         let offset = read64::<{ regs::DRAM_OFFSET }>(&self.regs);
         let size = read64::<{ regs::DRAM_SIZE }>(&self.regs);
-        let bar_len = pdev.resource_len(regs::BAR_SHARED)?;
-        match offset.checked_add(size) {
-            Some(end) if end <= bar_len => {}
-            _ => {
-                dev_err!(
-                    pdev,
-                    "device memory {offset:#x}+{size:#x} exceeds BAR2 ({bar_len:#x} bytes)\n"
-                );
-                return Err(ENODEV);
-            }
-        }
-        let phys = pdev.resource_start(regs::BAR_SHARED)? + offset;
-        DeviceMemory::new(pdev.as_ref(), phys, size)
+        DeviceMemory::new(pdev, regs::BAR_SHARED, offset, size).inspect_err(|_| {
+            dev_err!(
+                pdev,
+                "device memory {offset:#x}+{size:#x} is not a page-aligned range of BAR2\n"
+            )
+        })
     }
 
     fn info(&self, pdev: &pci::Device<Core<'_>>) -> DeviceInfo {
@@ -250,15 +250,31 @@ impl<'bound> Hw<'bound> {
     }
 }
 
-/// Per-device driver data; fields are dropped in declaration order.
+/// Per-device driver data, dropped when the device is unbound.
+///
+/// The teardown order matters and is spelled out in [`Drop`] rather than left to the order of
+/// the fields: the accel node goes first (`drm_dev_unplug()`: no ioctl, mapping or attach
+/// reaches the device after it), then the interrupt handler, then the interrupt vectors that
+/// the handler's registration borrows, and the BARs last.
 pub(crate) struct GaudiPciData<'bound> {
-    /// Unregisters the accel node first, waiting for ioctls in flight.
-    _drm: drm::Registration<'bound, GaudiDriver>,
-    /// Frees the interrupt before its vector.
-    _irq: Pin<KBox<irq::Registration<'bound, ControlIrq>>>,
-    /// Borrowed by `_irq` (see [`GaudiPciDriver::probe`]); dropped after it.
-    _vectors: KBox<IrqVectorRegistration<'bound>>,
+    drm: ManuallyDrop<drm::Registration<'bound, GaudiDriver>>,
+    irq: ManuallyDrop<Pin<KBox<irq::Registration<'bound, ControlIrq>>>>,
+    /// Borrowed by `irq` (see [`GaudiPciDriver::probe`]).
+    vectors: ManuallyDrop<KBox<IrqVectorRegistration<'bound>>>,
     _hw: Hw<'bound>,
+}
+
+impl Drop for GaudiPciData<'_> {
+    fn drop(&mut self) {
+        // SAFETY: Each field is dropped exactly once, here, and not used afterwards. The order
+        // is the one documented on the type: `irq` borrows `vectors`, so it goes before them.
+        unsafe {
+            ManuallyDrop::drop(&mut self.drm);
+            ManuallyDrop::drop(&mut self.irq);
+            ManuallyDrop::drop(&mut self.vectors);
+        }
+        // `_hw` is dropped after this function returns.
+    }
 }
 
 kernel::pci_device_table!(
@@ -298,8 +314,9 @@ impl pci::Driver for GaudiPciDriver {
         )?;
         // SAFETY: The vector registration lives in its own allocation, which does not move when
         // the box does, until `vectors` is dropped. Everything that borrows it through
-        // `vectors_ref` is dropped first: `irq` is declared after `vectors` in this function and
-        // before `_vectors` in `GaudiPciData`.
+        // `vectors_ref` is dropped first: `irq` is declared after `vectors` in this function (so
+        // it is dropped first if probe fails), and `GaudiPciData::drop` drops it before
+        // `vectors`.
         let vectors_ref: &'bound IrqVectorRegistration<'bound> =
             unsafe { &*core::ptr::from_ref::<IrqVectorRegistration<'bound>>(&*vectors) };
         let request = vectors_ref.index(regs::MSIX_CONTROL as usize)?;
@@ -348,9 +365,9 @@ impl pci::Driver for GaudiPciDriver {
         };
 
         Ok(GaudiPciData {
-            _drm: drm,
-            _irq: irq,
-            _vectors: vectors,
+            drm: ManuallyDrop::new(drm),
+            irq: ManuallyDrop::new(irq),
+            vectors: ManuallyDrop::new(vectors),
             _hw: hw,
         })
     }
@@ -378,6 +395,7 @@ impl drm::Driver for GaudiDriver {
     const FEAT_SYNCOBJ_TIMELINE: bool = true;
 
     kernel::declare_drm_ioctls! {
+        uapi = crate::uapi;
         (GAUDI_QUERY, drm_gaudi_query, 0, FileData::query),
         (GAUDI_GEM_CREATE, drm_gaudi_gem_create, 0, FileData::gem_create),
         (GAUDI_GEM_INFO, drm_gaudi_gem_info, 0, FileData::gem_info),

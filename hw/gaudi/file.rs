@@ -7,12 +7,12 @@ use kernel::{
     prelude::*,
     transmute::AsBytes,
     uaccess::UserSlice,
-    uapi,
 };
 
 use crate::{
     driver::{GaudiDevice, GaudiDriver, GaudiRegData},
     gem::Bo,
+    uapi,
 };
 
 /// `DRM_GAUDI_QUERY_MEMORY` result.
@@ -74,10 +74,8 @@ impl FileData {
         }
 
         match args.type_ {
-            uapi::drm_gaudi_query_type_DRM_GAUDI_QUERY_DEVICE_INFO => {
-                copy_query_result(args, reg_data.info.as_bytes())?
-            }
-            uapi::drm_gaudi_query_type_DRM_GAUDI_QUERY_MEMORY => {
+            uapi::DRM_GAUDI_QUERY_DEVICE_INFO => copy_query_result(args, reg_data.info.as_bytes())?,
+            uapi::DRM_GAUDI_QUERY_MEMORY => {
                 let (bo_count, bo_bytes) = dev.bo_stats.get();
                 let info = MemoryInfo(uapi::drm_gaudi_memory_info {
                     dram_size: dev.vram.size(),

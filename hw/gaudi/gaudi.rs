@@ -12,6 +12,16 @@ mod file;
 mod gem;
 mod regs;
 
+/// The driver's uapi, `uapi/gaudi_accel.h`, as Rust types and constants.
+///
+/// The header belongs to the driver, not to the kernel crate's uapi bindings. This is the
+/// mirror that userspace uses too (the `gaudi-uapi` crate), whose build checks every size,
+/// offset and ioctl number against the C compiler's view of the header; the ioctl table checks
+/// the argument sizes against the ioctl numbers once more at compile time.
+#[allow(dead_code, unreachable_pub, non_camel_case_types)]
+#[path = "../../uapi/src/mirror.rs"]
+mod uapi;
+
 kernel::module_pci_driver! {
     type: driver::GaudiPciDriver,
     name: "gaudi",

@@ -34,7 +34,7 @@ pub(crate) struct BoData {
     size: u64,
 }
 
-impl gem::DriverObject for BoData {
+impl gem::BoDriverData for BoData {
     type Driver = GaudiDriver;
 
     fn new(dev: &GaudiDevice, info: &gem::ObjectInfo) -> impl PinInit<Self, Error> {

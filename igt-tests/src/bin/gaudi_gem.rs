@@ -207,6 +207,213 @@ fn create_fails(dev: &Device, size: u64, flags: u32, want: i32) -> igt::Result {
     Ok(())
 }
 
+/// sysfs directory of the gaudi PCI driver, whose `bind` and `unbind` files (re)attach a
+/// function.
+const PCI_DRIVER: &str = "/sys/bus/pci/drivers/gaudi";
+
+/// Attaches (`bind`) or detaches (`unbind`) the PCI function `pci` to or from the driver.
+fn pci_driver_op(op: &str, pci: &str) -> std::io::Result<()> {
+    std::fs::write(format!("{PCI_DRIVER}/{op}"), pci)
+}
+
+/// Reads the first byte of `map` in a child process and returns the signal that killed the
+/// child, or `None` if the read succeeded.
+fn touch_in_child(map: &Mapping) -> igt::Result<Option<i32>> {
+    let ptr = map.as_ptr();
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    // SAFETY: The test process is single-threaded; the child only reads and exits.
+    let pid = unsafe { libc::fork() };
+    igt::assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+    if pid == 0 {
+        let no_core = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: Plain system calls on memory this child owns; the mapping is shared with the
+        // parent and valid (the kernel decides whether the read faults).
+        unsafe {
+            libc::setrlimit(libc::RLIMIT_CORE, &no_core);
+            std::hint::black_box(ptr.read_volatile());
+            libc::_exit(0);
+        }
+    }
+    let mut status = 0;
+    // SAFETY: `pid` is our child; `status` is valid for writes.
+    let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+    igt::assert_eq!(r, pid, "waitpid: {}", std::io::Error::last_os_error());
+    if libc::WIFSIGNALED(status) {
+        Ok(Some(libc::WTERMSIG(status)))
+    } else {
+        igt::assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "child wait status {status:#x}"
+        );
+        Ok(None)
+    }
+}
+
+/// Makes objects, mappings and a dma-buf of device memory on `dev`, unbinds its PCI function
+/// `pci`, and checks what must fail and what must still work while it is unbound.
+fn while_unbound(dev: &Device, pci: &str) -> igt::Result {
+    let page = page();
+    let len = 4 * page;
+    let vram = ok!(dev.gem_create(len, DRM_GAUDI_BO_DEVICE));
+    let vram_offset = ok!(dev.gem_mmap_offset(vram.handle));
+    let vram_map = ok!(dev.map_bo(&vram));
+    let vram_data = fill_and_check(&vram_map, 0x0b1d)?;
+    let dma_buf =
+        ok!(dev.prime_handle_to_fd(vram.handle, gaudi::drm::DRM_CLOEXEC | gaudi::drm::DRM_RDWR));
+    let dma_buf_map = ok!(Mapping::shared(dma_buf.as_fd(), 0, len as usize));
+    expect(
+        &dma_buf_map,
+        &vram_data,
+        "dma-buf mapping before the unbind",
+    )?;
+    let sys = ok!(dev.gem_create(len, 0));
+    let sys_map = ok!(dev.map_bo(&sys));
+    let sys_data = fill_and_check(&sys_map, 0x5575)?;
+    // Before the unbind, a child process reaches device memory through both mappings.
+    igt::assert_eq!(
+        touch_in_child(&vram_map)?,
+        None,
+        "device mapping before the unbind"
+    );
+    igt::assert_eq!(
+        touch_in_child(&dma_buf_map)?,
+        None,
+        "dma-buf mapping before the unbind"
+    );
+
+    ok!(pci_driver_op("unbind", pci), "unbind {pci}");
+
+    // The driver's ioctls and the DRM core's fail: the device is gone.
+    igt::assert_eq!(
+        errno(dev.memory_info()),
+        libc::ENODEV,
+        "QUERY after the unbind"
+    );
+    igt::assert_eq!(
+        errno(dev.gem_create(page, DRM_GAUDI_BO_DEVICE)),
+        libc::ENODEV,
+        "GEM_CREATE after the unbind"
+    );
+    igt::assert_eq!(
+        errno(dev.gem_mmap_offset(vram.handle)),
+        libc::ENODEV,
+        "GEM_MMAP_OFFSET after the unbind"
+    );
+    igt::assert_eq!(
+        errno(dev.prime_handle_to_fd(vram.handle, gaudi::drm::DRM_CLOEXEC)),
+        libc::ENODEV,
+        "PRIME export after the unbind"
+    );
+    // No new CPU mapping of device memory: neither through the fake offset nor the dma-buf.
+    igt::assert_eq!(
+        errno(Mapping::shared(dev.as_fd(), vram_offset, len as usize)),
+        libc::ENODEV,
+        "mmap of the fake offset after the unbind"
+    );
+    igt::assert_eq!(
+        errno(Mapping::shared(dma_buf.as_fd(), 0, len as usize)),
+        libc::ENODEV,
+        "mmap of the dma-buf after the unbind"
+    );
+    // No new importer: attaching fails with ENODEV rather than with the usual lack of
+    // peer-to-peer support.
+    for other in accel_igt::other_device_paths() {
+        let importer = ok!(Device::open(&other));
+        igt::assert_eq!(
+            errno(importer.prime_fd_to_handle(dma_buf.as_fd())),
+            libc::ENODEV,
+            "import into {} after the unbind",
+            other.display()
+        );
+    }
+    if let Ok(Some(vgem)) = gaudi::drm::open_primary("vgem") {
+        igt::assert_eq!(
+            errno(gaudi::drm::prime_fd_to_handle(
+                vgem.as_fd(),
+                dma_buf.as_fd()
+            )),
+            libc::ENODEV,
+            "import into vgem after the unbind"
+        );
+    }
+    // The old mappings of device memory are gone: touching them raises SIGBUS instead of
+    // reaching the BAR of a device the driver no longer owns.
+    igt::assert_eq!(
+        touch_in_child(&vram_map)?,
+        Some(libc::SIGBUS),
+        "device-memory mapping after the unbind"
+    );
+    igt::assert_eq!(
+        touch_in_child(&dma_buf_map)?,
+        Some(libc::SIGBUS),
+        "dma-buf mapping of device memory after the unbind"
+    );
+    // System memory does not depend on the device: its mapping keeps its data.
+    expect(
+        &sys_map,
+        &sys_data,
+        "system-memory mapping after the unbind",
+    )?;
+    Ok(())
+}
+
+/// Unbinds the PCI function of the device under test with objects, mappings and a dma-buf of
+/// device memory alive, checks that nothing reaches the device any more, then binds it again
+/// and checks that the new device works, under the same node.
+fn unbind_rebind() -> igt::Result {
+    igt::require!(
+        std::path::Path::new(PCI_DRIVER).join("unbind").exists(),
+        "the gaudi PCI driver in sysfs"
+    );
+    let path = accel_igt::device_path();
+    let dev = ok!(open_device());
+    let minor = ok!(dev.minor());
+    let pci = ok!(dev.pci_address());
+    let checked = while_unbound(&dev, &pci);
+    // Everything of the old device goes before the bind, so that its node number is free
+    // again for the new device and the tests after this one find it where they expect it.
+    drop(dev);
+    if !std::path::Path::new(PCI_DRIVER).join(&pci).exists() {
+        ok!(pci_driver_op("bind", &pci), "bind {pci}");
+    }
+    checked?;
+    // The probe runs the device's self-test; give it time.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let dev = loop {
+        match Device::open(&path) {
+            Ok(d) => break d,
+            Err(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => return Err(igt::fail!("{} after the bind: {e}", path.display())),
+        }
+    };
+    igt::assert_eq!(ok!(dev.minor()), minor, "node number after the bind");
+    igt::assert_eq!(ok!(dev.pci_address()), pci);
+    // A new device: no objects, all of its memory free, and device memory works.
+    let mem = ok!(dev.memory_info());
+    igt::assert_eq!(mem.bo_count, 0, "objects of the new device");
+    igt::assert_eq!(
+        mem.dram_free,
+        mem.dram_size,
+        "free memory of the new device"
+    );
+    let bo = ok!(dev.gem_create(4 * page(), DRM_GAUDI_BO_DEVICE));
+    let map = ok!(dev.map_bo(&bo));
+    igt::assert!(
+        ok!(map.to_vec()).iter().all(|b| *b == 0),
+        "new object not zeroed"
+    );
+    fill_and_check(&map, 0x2eb1)?;
+    drop(map);
+    ok!(dev.gem_close(bo.handle));
+    igt::assert_eq!(ok!(dev.memory_info()), mem);
+    Ok(())
+}
+
 fn main() {
     igt::main(|t| {
         for kind in Kind::ALL {
@@ -842,5 +1049,8 @@ fn main() {
             }
             base.check()
         });
+
+        // Last, although the device works again after it.
+        t.subtest("unbind-rebind", unbind_rebind);
     })
 }
