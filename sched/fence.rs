@@ -193,21 +193,25 @@ impl Timeline {
     /// Both are ordinary fences: each may be signalled, shared and released independently of
     /// the other; the memory goes when both are released.
     pub fn new_fence_pair(&self, second: &Timeline) -> Result<(PendingFence, PendingFence)> {
-        let raw = KBox::new(
-            RawFencePair {
-                second: RawFence {
-                    base: Opaque::uninit(),
-                    driver_name: second.driver_name,
-                    timeline_name: second.name,
-                },
-                first: RawFence {
-                    base: Opaque::uninit(),
-                    driver_name: self.driver_name,
-                    timeline_name: self.name,
-                },
-            },
-            GFP_KERNEL,
-        )?;
+        Ok(self.arm_fence_pair(second, FencePairMemory::new()?))
+    }
+
+    /// Turns `mem` into the next fence of `self` and the next fence of `second`, as
+    /// [`Timeline::new_fence_pair`] does, without allocating.
+    ///
+    /// This is the step that takes the sequence numbers: a caller whose fences are created on
+    /// several threads but must signal in order (the jobs of a queue) allocates the memory
+    /// early and arms it under the lock that orders the fences.
+    pub fn arm_fence_pair(
+        &self,
+        second: &Timeline,
+        mem: FencePairMemory,
+    ) -> (PendingFence, PendingFence) {
+        let mut raw = mem.raw;
+        raw.second.driver_name = second.driver_name;
+        raw.second.timeline_name = second.name;
+        raw.first.driver_name = self.driver_name;
+        raw.first.timeline_name = self.name;
         let first_seqno = self.next_seqno.fetch_add(1, Ordering::Relaxed);
         let second_seqno = second.next_seqno.fetch_add(1, Ordering::Relaxed);
         let first = raw.first.base.get();
@@ -243,10 +247,36 @@ impl Timeline {
                 ARef::from_raw(NonNull::new_unchecked(second_base.cast::<Fence>())),
             )
         };
-        Ok((
+        (
             PendingFence { fence: first },
             PendingFence { fence: second },
-        ))
+        )
+    }
+}
+
+/// The memory of a pair of fences that have no sequence numbers yet: see
+/// [`Timeline::arm_fence_pair`]. Dropping it frees the memory; no fence was ever published.
+pub struct FencePairMemory {
+    raw: KBox<RawFencePair>,
+}
+
+impl FencePairMemory {
+    /// Allocates the memory of two fences.
+    pub fn new() -> Result<Self> {
+        // The names are set when the pair is armed.
+        let unarmed = || RawFence {
+            base: Opaque::uninit(),
+            driver_name: c"",
+            timeline_name: c"",
+        };
+        let raw = KBox::new(
+            RawFencePair {
+                second: unarmed(),
+                first: unarmed(),
+            },
+            GFP_KERNEL,
+        )?;
+        Ok(Self { raw })
     }
 }
 
@@ -332,6 +362,21 @@ impl Fence {
     pub fn is_signaled(&self) -> bool {
         // SAFETY: The fence is live.
         unsafe { bindings::dma_fence_is_signaled(self.as_raw()) }
+    }
+
+    /// Whether the fence is known to have signalled, from its flag alone.
+    ///
+    /// Unlike [`Fence::is_signaled`], this never calls into the fence's provider (whose
+    /// `signaled` callback may signal the fence and run its callbacks), so it may be used under
+    /// locks that foreign callbacks must not run under. A fence with a callback registered
+    /// signals by itself, so for such a fence the flag is enough.
+    pub fn test_signaled_flag(&self) -> bool {
+        // SAFETY: The fence is live; `flags` is only changed with atomic bit operations.
+        let flags = unsafe {
+            core::sync::atomic::AtomicUsize::from_ptr((&raw mut (*self.as_raw()).flags).cast())
+        };
+        let bit = 1 << bindings::dma_fence_flag_bits_DMA_FENCE_FLAG_SIGNALED_BIT;
+        flags.load(Ordering::Acquire) & bit != 0
     }
 
     /// The outcome: `None` while unsignalled, then `Ok(())` or the error it signalled with.
@@ -546,6 +591,11 @@ impl PendingFence {
     /// The consumer side, to publish.
     pub fn fence(&self) -> ARef<Fence> {
         self.fence.clone()
+    }
+
+    /// The sequence number of the fence.
+    pub fn seqno(&self) -> u64 {
+        self.fence.seqno()
     }
 
     /// Signals the fence, successfully or with `error`.

@@ -5,22 +5,39 @@
 //! A [`JobQueue`] feeds one hardware engine. The driver implements [`Backend`]: it runs a job on
 //! the hardware and returns the hardware fence, stops the hardware's work on a job that timed
 //! out, and stops the engine when the queue is torn down. Clients submit through [`Entity`]s
-//! (one per context or userspace queue), each with a [`Priority`].
+//! (one per context or userspace queue), each with a [`Priority`] and its own fence timelines.
 //!
 //! # Job life cycle
 //!
-//! 1. [`Entity::prepare`] is the fallible step: it allocates the job's fences and every
-//!    callback node, reserves a slot in the entity and checks the job's credits. Nothing is
-//!    published yet; dropping the [`PreparedJob`] cancels it.
-//! 2. [`PreparedJob::push`] is infallible: the job joins its entity's FIFO. From here on its
-//!    *scheduled* and *finished* fences are published and will signal.
-//! 3. The queue runs the job when its dependencies (explicit fences, including the implicit
-//!    ones the caller collected from `dma_resv`) have signalled, it is at the head of its
-//!    entity, its entity is chosen (highest priority first, round robin within a priority)
-//!    and enough hardware credits (ring capacity) are free. The scheduled fence signals once
-//!    the job has been handed to the hardware.
+//! 1. [`Entity::prepare`] is the fallible step: it allocates the memory of the job's fences,
+//!    reserves a slot in the entity and checks the job's credits. Nothing is published;
+//!    dropping the [`PreparedJob`] gives everything back and signals nothing.
+//! 2. [`PreparedJob::push`] is infallible: under the queue's lock it gives the job's
+//!    *scheduled* and *finished* fences their sequence numbers and appends the job to its
+//!    entity's FIFO, as `drm_sched_job_arm()` and `drm_sched_entity_push_job()` do together.
+//!    It returns the fences, which are published from here on and will signal.
+//! 3. The queue runs the job when it is at the head of its entity, its dependencies (explicit
+//!    fences, including the implicit ones the caller collected from `dma_resv`) have signalled,
+//!    its entity is chosen (highest priority first, round robin within a priority) and enough
+//!    hardware credits (ring capacity) are free. The scheduled fence signals once the job has
+//!    been handed to the hardware.
 //! 4. When the hardware fence signals, the finished fence signals with the same outcome and
-//!    the credits return.
+//!    the credits return. The job's data is dropped afterwards, outside any fence signalling
+//!    section, as `drm_sched`'s `free_job` step does: it may hold the last reference to a GEM
+//!    object, whose release takes `dma_resv_lock`.
+//!
+//! # Ordering
+//!
+//! The fences of an entity signal in the order of their sequence numbers, which is the order
+//! of the pushes, whatever happens to the jobs: a job whose hardware fence signals before the
+//! one of an earlier job of its entity completes after it, and a job that is cancelled (its
+//! entity dropped or banned) waits until the entity has no job on the hardware.
+//!
+//! # Credits
+//!
+//! The entity chosen to run next gets the credits it needs: if its head job needs more than
+//! are free, the queue waits for running jobs to return credits rather than running smaller
+//! jobs of other entities, which could starve a large job forever (`drm_sched` does the same).
 //!
 //! Nothing on the way from push to completion allocates: an entity waits for the dependencies
 //! of its head job one after the other with a single callback node, allocated with the
@@ -29,46 +46,61 @@
 //! the entity for `entity_depth` jobs.
 //!
 //! Running a job happens in a fence signalling section: [`Backend::run`] must not allocate
-//! with `GFP_KERNEL` nor take locks that are held while waiting for fences.
+//! with `GFP_KERNEL` nor take locks that are held while waiting for fences. The queue's own
+//! lock is never held while a foreign fence's callbacks may run: under it, the queue only
+//! reads fences' signalled flags.
 //!
 //! # Timeouts
 //!
-//! A job that runs longer than the queue's timeout is handed to [`Backend::timed_out`], which
-//! stops the hardware's work on it. Its finished fence signals `ETIME`, its entity is marked
-//! guilty and banned: the entity's queued jobs are cancelled (`ECANCELED`) and it accepts no
-//! new jobs. Nothing is resubmitted, and other entities are not affected.
+//! Only the job at the head of the hardware queue (the oldest job still on the hardware) is
+//! timed, from when it became the head, as `drm_sched` does: time spent waiting behind other
+//! jobs does not count. A job that exceeds the timeout is handed to [`Backend::timed_out`],
+//! in a fence signalling section, which stops the hardware's work on it. Its finished fence
+//! signals `ETIME`, its entity is marked guilty and banned: it accepts no new jobs and its
+//! queued jobs are cancelled (`ECANCELED`) once its other jobs on the hardware are done.
+//! Nothing is resubmitted, and other entities are not affected.
 //!
 //! # Teardown
 //!
-//! Dropping an [`Entity`] cancels its queued jobs; its jobs on the hardware complete normally.
-//! Dropping the [`JobQueue`] stops the engine with [`Backend::stop`], then cancels every job in
-//! flight and queued: all their fences signal, with `ECANCELED`. When the drop returns, no work
-//! item of the queue is pending or running, so a module can go away after it (and an
-//! `rcu_barrier()` for the fences).
+//! Dropping an [`Entity`] cancels its queued jobs once its jobs on the hardware are done.
+//! Dropping the [`JobQueue`] marks it stopped, waits for the queue's work item (so no job is
+//! being handed to the hardware), stops the engine with [`Backend::stop`], then signals every
+//! job on the hardware (with its hardware fence's outcome if that signalled, `ECANCELED`
+//! otherwise) and every queued job (`ECANCELED`). When the drop returns, no work item of the
+//! queue is pending or running, so a module can go away after it (and an `rcu_barrier()` for
+//! the fences). A push that races with the teardown waits until it has signalled the earlier
+//! jobs, then cancels its job.
 //!
 //! The queue's work runs on an ordered `WQ_MEM_RECLAIM` workqueue of its own, as memory reclaim
 //! may wait for the fences it signals. The workqueue goes away with the last of the queue's
 //! handles ([`JobQueue`], [`Entity`], [`PreparedJob`]), so dropping that one may sleep.
 
 use crate::{
-    bindings, impl_has_delayed_work, impl_has_work,
+    impl_has_delayed_work, impl_has_work,
     prelude::*,
     static_lock_class,
-    sync::{aref::ARef, Arc, SpinLock, SpinLockGuard},
+    sync::{aref::ARef, Arc, CondVar, SpinLock},
     time::{Delta, Instant, Monotonic},
-    workqueue::{DelayedWork, OwnedQueue, Work, WorkItem},
+    workqueue::{DelayedWork, LockdepMap, OwnedQueue, Work, WorkItem},
 };
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
-use super::fence::{Callback, CallbackRegistration, Fence, FenceCallback, PendingFence, Timeline};
+use super::fence::{
+    Callback, CallbackRegistration, Fence, FenceCallback, FencePairMemory, PendingFence,
+    SignallingSection, Timeline,
+};
 
 // Lockdep names of the queue's lock and work items. They are statics, not literals in the
 // generic code: a literal would be duplicated in every crate that instantiates a queue, and
 // lockdep wants a single name for the single class key of a generic function.
 static INNER_NAME: &CStr = c"drm_accel_queue::inner";
+static TORN_DOWN_NAME: &CStr = c"drm_accel_queue::torn_down";
 static WORK_NAME: &CStr = c"drm_accel_queue::work";
 static TIMEOUT_NAME: &CStr = c"drm_accel_queue::timeout";
 static TIMER_NAME: &CStr = c"drm_accel_queue::timer";
+
+/// The lockdep class of every job queue's workqueue, as `drm_sched` has one for its own.
+static WQ_LOCKDEP_MAP: LockdepMap = LockdepMap::new(c"drm_accel_queue_wq");
 
 /// The hardware side of a job queue, implemented by the driver.
 pub trait Backend: Send + Sync + 'static {
@@ -78,15 +110,15 @@ pub trait Backend: Send + Sync + 'static {
     /// Hands `job` to the hardware and returns the fence that signals when it is done.
     ///
     /// Runs in a fence signalling section. An error fails the job: its finished fence signals
-    /// with it.
+    /// with it (after the earlier jobs of its entity).
     fn run(&self, job: &mut Self::Job) -> Result<ARef<Fence>>;
 
     /// `job` exceeded the timeout: stop the hardware's work on it. Its hardware fence is
-    /// ignored from now on.
+    /// ignored from now on. Runs in a fence signalling section.
     fn timed_out(&self, job: &mut Self::Job);
 
-    /// The queue is being torn down: make the engine idle. Called once, before the jobs in
-    /// flight are cancelled.
+    /// The queue is being torn down: make the engine idle. Called once, when no job is being
+    /// handed to the hardware any more and before the jobs on it are cancelled.
     fn stop(&self);
 }
 
@@ -110,11 +142,11 @@ const NUM_PRIORITIES: usize = 4;
 pub struct Config {
     /// Name of the queue, for its fence timelines and its workqueue.
     pub name: &'static CStr,
-    /// Hardware credits (for example ring slots) the jobs in flight may use together.
+    /// Hardware credits (for example ring slots) the jobs on the hardware may use together.
     pub credits: u32,
     /// Jobs an entity may hold queued (prepared or pushed, not yet running).
     pub entity_depth: u32,
-    /// How long a job may run before it is declared hung.
+    /// How long the job at the head of the hardware queue may run before it is declared hung.
     pub timeout: Delta,
 }
 
@@ -128,6 +160,15 @@ struct EntityState {
     /// Jobs of the entity that are prepared or queued: at most `entity_depth`, so that a
     /// prepared job always fits in the entity's FIFO.
     slots: AtomicU32,
+}
+
+/// A job's reservation of a slot of its entity, given back when dropped.
+struct Slot(Arc<EntityState>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.slots.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Wakes the queue when a fence it waits for signals.
@@ -146,17 +187,21 @@ struct Job<B: Backend> {
     data: B::Job,
     credits: u32,
     entity: Arc<EntityState>,
+    /// The job's slot in its entity, held until the job leaves the entity's FIFO.
+    slot: Option<Slot>,
     deps: KVec<ARef<Fence>>,
     /// Dependencies before this index have signalled.
     next_dep: usize,
     scheduled: Option<PendingFence>,
     finished: Option<PendingFence>,
+    /// The hardware fence, once the job runs.
     hw: Option<ARef<Fence>>,
+    /// The error of [`Backend::run`], if it failed.
+    error: Option<Error>,
     /// The node that watches the hardware fence, from the queue's pool while the job runs;
     /// registered on the fence (`hw_reg`) unless the fence had signalled already.
     hw_node: Option<Node<B>>,
     hw_reg: Option<CallbackRegistration<Kick<B>>>,
-    deadline: Option<Instant<Monotonic>>,
 }
 
 impl<B: Backend> Job<B> {
@@ -168,9 +213,19 @@ impl<B: Backend> Job<B> {
             .or(self.hw_node.take())
     }
 
-    /// Ends the job: signals what has not signalled.
-    fn finish(mut self, error: Option<Error>) {
-        self.hw_reg = None;
+    /// Whether the hardware is done with the job, from flags only (see [`Fence::test_signaled_flag`]).
+    fn hw_done(&self) -> bool {
+        self.error.is_some() || self.hw.as_ref().is_some_and(|f| f.test_signaled_flag())
+    }
+
+    /// The sequence number of the job's finished fence, which identifies it in its entity.
+    fn seqno(&self) -> u64 {
+        self.finished.as_ref().map_or(0, |f| f.seqno())
+    }
+
+    /// Signals what has not signalled. The caller drops the job afterwards, outside any
+    /// signalling section and any lock.
+    fn signal(&mut self, error: Option<Error>) {
         if let Some(s) = self.scheduled.take() {
             s.signal(error);
         }
@@ -231,6 +286,27 @@ impl<T> Fifo<T> {
         self.len -= 1;
         value
     }
+
+    /// The elements, first to last.
+    fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        let (head, len) = (self.head, self.len);
+        let (wrapped, first) = self.slots.split_at_mut(head);
+        first
+            .iter_mut()
+            .chain(wrapped.iter_mut())
+            .take(len)
+            .filter_map(|s| s.as_mut())
+    }
+}
+
+/// What an entity's head job needs before it can run.
+enum Head<B: Backend> {
+    /// Nothing: its dependencies have signalled.
+    Ready,
+    /// A dependency that a callback watches, or no job.
+    Waiting,
+    /// The worker must check this dependency, and watch it with this node, outside the lock.
+    Check(ARef<Fence>, Node<B>),
 }
 
 /// An entity's queued jobs and the one callback node with which its head job waits for its
@@ -238,73 +314,50 @@ impl<T> Fifo<T> {
 struct EntityQueue<B: Backend> {
     state: Arc<EntityState>,
     jobs: Fifo<Job<B>>,
-    /// The node, or its registration on the head job's first unsignalled dependency.
+    /// The node, or its registration on the head job's first unsignalled dependency. Neither
+    /// while the worker checks that dependency outside the lock.
     dep_node: Option<Node<B>>,
     dep_reg: Option<CallbackRegistration<Kick<B>>>,
+    /// The [`Entity`] was dropped: cancel what is queued, then go.
+    closed: bool,
+    /// Jobs of the entity on the hardware.
+    running: u32,
 }
 
 impl<B: Backend> EntityQueue<B> {
-    /// Whether the head job's dependencies have all signalled. If not, makes sure a callback
-    /// will kick the queue when the first unsignalled one does.
-    fn head_ready(&mut self) -> bool {
+    /// Whether the entity's queued jobs are to be cancelled rather than run.
+    fn dead(&self) -> bool {
+        self.closed || self.state.banned.load(Ordering::Acquire)
+    }
+
+    /// Where the head job stands with its dependencies.
+    fn head(&mut self) -> Head<B> {
         let Some(job) = self.jobs.front_mut() else {
-            return false;
+            return Head::Waiting;
         };
         while let Some(dep) = job.deps.get(job.next_dep) {
-            if dep.is_signaled() {
+            if dep.test_signaled_flag() {
                 job.next_dep += 1;
-                // A registration is always on the dependency at `next_dep`.
+                // A registration is always on the dependency at `next_dep`. Its callback has
+                // run, so removing it takes the fence's lock but runs nothing.
                 if let Some(reg) = self.dep_reg.take() {
                     self.dep_node = Some(reg.remove());
                 }
                 continue;
             }
-            if self.dep_reg.is_some() {
-                return false;
-            }
-            let Some(node) = self.dep_node.take() else {
-                // Unreachable: the node is either free or registered.
-                return false;
+            return match self.dep_node.take() {
+                Some(node) => Head::Check(dep.clone(), node),
+                // Registered on `dep`, or being checked by the worker.
+                None => Head::Waiting,
             };
-            match dep.add_callback(node) {
-                Ok(reg) => {
-                    self.dep_reg = Some(reg);
-                    return false;
-                }
-                // Signalled in the meantime.
-                Err(node) => self.dep_node = Some(node),
-            }
         }
-        true
-    }
-
-    /// Takes the queued jobs out, for cancelling.
-    fn drain(&mut self) -> Fifo<Job<B>> {
-        if let Some(reg) = self.dep_reg.take() {
-            self.dep_node = Some(reg.remove());
-        }
-        self.state
-            .slots
-            .fetch_sub(self.jobs.len() as u32, Ordering::Relaxed);
-        let empty = Fifo {
-            slots: KVVec::new(),
-            head: 0,
-            len: 0,
-        };
-        core::mem::replace(&mut self.jobs, empty)
-    }
-}
-
-impl<T> Iterator for Fifo<T> {
-    type Item = T;
-
-    fn next(&mut self) -> Option<T> {
-        self.pop()
+        Head::Ready
     }
 }
 
 struct Inner<B: Backend> {
     entities: KVec<EntityQueue<B>>,
+    /// The jobs on the hardware, in the order they were handed to it.
     in_flight: KVec<Job<B>>,
     credits_used: u32,
     /// Nodes for the hardware fences of running jobs: every running job holds a credit, so
@@ -312,24 +365,36 @@ struct Inner<B: Backend> {
     hw_nodes: KVec<Node<B>>,
     /// Round-robin position per priority: the id of the entity that ran last.
     last: [u64; NUM_PRIORITIES],
+    /// Since when the first job of `in_flight` has been the head of the hardware queue.
+    head_since: Option<Instant<Monotonic>>,
     /// A worker is processing the queue; `again` asks it for another pass.
     running: bool,
     again: bool,
+    /// The queue is being torn down; `torn_down` once every job it held has signalled.
     stopped: bool,
+    torn_down: bool,
 }
 
 impl<B: Backend> Inner<B> {
-    /// A job leaves the hardware: its credits and its node return.
-    fn release(&mut self, job: &mut Job<B>) {
+    fn entity(&mut self, id: u64) -> Option<&mut EntityQueue<B>> {
+        self.entities.iter_mut().find(|e| e.state.id == id)
+    }
+
+    /// Takes the job at `index` off the hardware queue: its credits and its node return.
+    fn leave_hardware(&mut self, index: usize) -> Option<Job<B>> {
+        let mut job = self.in_flight.remove(index).ok()?;
         self.credits_used -= job.credits;
         if let Some(node) = job.take_hw_node() {
             // There is room for every node.
             let _ = self.hw_nodes.push_within_capacity(node);
         }
-    }
-
-    fn entity(&mut self, id: u64) -> Option<&mut EntityQueue<B>> {
-        self.entities.iter_mut().find(|e| e.state.id == id)
+        if let Some(e) = self.entity(job.entity.id) {
+            e.running -= 1;
+        }
+        if index == 0 {
+            self.head_since = (!self.in_flight.is_empty()).then(Instant::now);
+        }
+        Some(job)
     }
 }
 
@@ -346,6 +411,9 @@ struct QueueInner<B: Backend> {
     next_entity: AtomicU64,
     #[pin]
     inner: SpinLock<Inner<B>>,
+    /// Signalled when `Inner::torn_down` is set.
+    #[pin]
+    torn_down: CondVar,
     #[pin]
     work: Work<QueueInner<B>, 0>,
     #[pin]
@@ -378,8 +446,22 @@ impl<B: Backend> WorkItem<1> for QueueInner<B> {
 
 /// What a pass over the queue found to do, taken out under the lock and done outside it.
 enum Step<B: Backend> {
+    /// The hardware is done with the job (or failed to take it).
     Complete(Job<B>),
+    /// The job at the head of the hardware queue exceeded the timeout.
     TimedOut(Job<B>),
+    /// A queued job of a dropped or banned entity that has nothing on the hardware any more.
+    Cancel(Job<B>),
+    /// A dropped entity with nothing left.
+    Reap(EntityQueue<B>),
+    /// Check a dependency of an entity's head job, and watch it with the node if it has not
+    /// signalled.
+    Check {
+        entity: u64,
+        seqno: u64,
+        dep: ARef<Fence>,
+        node: Node<B>,
+    },
     Run(Job<B>),
     Idle,
 }
@@ -389,26 +471,57 @@ impl<B: Backend> QueueInner<B> {
         let _ = this.wq.enqueue::<_, 0>(this.clone());
     }
 
-    /// Takes the next thing to do out of the queue: a completed job, a timed-out job, or the
-    /// job to run next (highest priority first, round robin within a priority).
-    fn next_step(&self, inner: &mut Inner<B>, now: Option<Instant<Monotonic>>) -> Step<B> {
-        let done = inner.in_flight.iter().position(|j| {
-            j.hw.as_ref().is_some_and(|f| f.is_signaled())
-                || j.deadline
-                    .zip(now)
-                    .is_some_and(|(d, now)| d.as_nanos() <= now.as_nanos())
+    /// Asks for a pass over the queue, under its lock: the worker looks again before it goes
+    /// idle, or a new pass is queued.
+    fn kick_locked(this: &Arc<Self>, inner: &mut Inner<B>) {
+        if inner.running {
+            inner.again = true;
+        } else {
+            Self::kick(this);
+        }
+    }
+
+    /// Takes the next thing to do out of the queue, in this order: a completed job, the head
+    /// job if it timed out, a job to cancel, a dropped entity to free, and the job to run next
+    /// (highest priority first, round robin within a priority).
+    fn next_step(&self, inner: &mut Inner<B>) -> Step<B> {
+        // Jobs complete in the order of their entity: a job waits for the earlier jobs of its
+        // entity on the hardware, whose fences have lower sequence numbers.
+        let done = (0..inner.in_flight.len()).find(|&i| {
+            let job = &inner.in_flight[i];
+            job.hw_done()
+                && !inner.in_flight[..i]
+                    .iter()
+                    .any(|j| j.entity.id == job.entity.id)
         });
-        if let Some(i) = done {
-            if let Ok(mut job) = inner.in_flight.remove(i) {
-                inner.release(&mut job);
-                let signalled = job.hw.as_ref().is_some_and(|f| f.is_signaled());
-                return if signalled {
-                    Step::Complete(job)
-                } else {
-                    Step::TimedOut(job)
-                };
+        if let Some(job) = done.and_then(|i| inner.leave_hardware(i)) {
+            return Step::Complete(job);
+        }
+
+        if let Some(since) = inner.head_since {
+            if Instant::<Monotonic>::now() - since >= self.config.timeout {
+                if let Some(job) = inner.leave_hardware(0) {
+                    // Banned under the lock: no other job of the entity starts from now on.
+                    job.entity.banned.store(true, Ordering::Release);
+                    return Step::TimedOut(job);
+                }
             }
         }
+
+        if let Some(i) = inner
+            .entities
+            .iter()
+            .position(|e| e.dead() && e.running == 0 && (e.closed || e.jobs.len() > 0))
+        {
+            let e = &mut inner.entities[i];
+            if let Some(job) = e.jobs.pop() {
+                return Step::Cancel(job);
+            }
+            if let Ok(e) = inner.entities.remove(i) {
+                return Step::Reap(e);
+            }
+        }
+
         let free = self.config.credits - inner.credits_used;
         let n = inner.entities.len();
         for prio in (0..NUM_PRIORITIES).rev() {
@@ -420,17 +533,31 @@ impl<B: Backend> QueueInner<B> {
                 .map_or(0, |i| i + 1);
             for k in 0..n {
                 let e = &mut inner.entities[(start + k) % n];
-                if e.state.priority as usize != prio {
+                if e.state.priority as usize != prio || e.dead() {
                     continue;
                 }
-                if e.jobs.front_mut().is_none_or(|j| j.credits > free) || !e.head_ready() {
-                    continue;
+                match e.head() {
+                    Head::Ready => {}
+                    Head::Waiting => continue,
+                    Head::Check(dep, node) => {
+                        return Step::Check {
+                            entity: e.state.id,
+                            seqno: e.jobs.front_mut().map_or(0, |j| j.seqno()),
+                            dep,
+                            node,
+                        }
+                    }
+                }
+                // The chosen job gets the credits it needs: nothing else runs before it.
+                if e.jobs.front_mut().is_none_or(|j| j.credits > free) {
+                    return Step::Idle;
                 }
                 let id = e.state.id;
                 let Some(mut job) = e.jobs.pop() else {
                     continue;
                 };
-                e.state.slots.fetch_sub(1, Ordering::Relaxed);
+                e.running += 1;
+                job.slot = None;
                 inner.last[prio] = id;
                 inner.credits_used += job.credits;
                 job.hw_node = inner.hw_nodes.pop();
@@ -453,37 +580,103 @@ impl<B: Backend> QueueInner<B> {
                 inner.running = false;
                 return;
             }
-            // Only jobs in flight have deadlines.
-            let now = (!inner.in_flight.is_empty()).then(Instant::now);
-            match self.next_step(&mut inner, now) {
+            match self.next_step(&mut inner) {
                 Step::Idle if inner.again => inner.again = false,
                 Step::Idle => {
                     inner.running = false;
-                    let deadline = inner
-                        .in_flight
-                        .iter()
-                        .filter_map(|j| j.deadline)
-                        .min_by_key(|d| d.as_nanos());
                     // Armed under the lock, before teardown can see the queue idle.
-                    if let Some(d) = deadline {
-                        self.arm_timeout(d);
+                    if let Some(since) = inner.head_since {
+                        self.arm_timeout(since + self.config.timeout);
                     }
                     return;
                 }
                 Step::Complete(mut job) => {
                     drop(inner);
-                    let error = job.hw.take().and_then(|f| f.status()).and_then(|s| s.err());
-                    job.finish(error);
+                    let error = job.error.or_else(|| {
+                        job.hw.as_ref().and_then(|f| f.status()).and_then(|s| s.err())
+                    });
+                    job.signal(error);
+                    // Outside the signalling section: may release GEM objects.
+                    drop(job);
                     inner = self.inner.lock();
                 }
-                Step::TimedOut(job) => {
+                Step::TimedOut(mut job) => {
                     drop(inner);
-                    self.timed_out(job);
+                    {
+                        let _section = SignallingSection::begin();
+                        self.backend.timed_out(&mut job.data);
+                        job.signal(Some(ETIME));
+                    }
+                    drop(job);
                     inner = self.inner.lock();
+                }
+                Step::Cancel(mut job) => {
+                    drop(inner);
+                    job.signal(Some(ECANCELED));
+                    drop(job);
+                    inner = self.inner.lock();
+                }
+                Step::Reap(e) => {
+                    drop(inner);
+                    drop(e);
+                    inner = self.inner.lock();
+                }
+                Step::Check {
+                    entity,
+                    seqno,
+                    dep,
+                    node,
+                } => {
+                    drop(inner);
+                    // Outside the lock: both may run the fence's callbacks.
+                    let watched = if dep.is_signaled() {
+                        Err(node)
+                    } else {
+                        dep.add_callback(node)
+                    };
+                    inner = self.inner.lock();
+                    // Only the worker takes jobs out of an entity, so the entity and its head
+                    // are still there; a closed entity drops the registration when it goes.
+                    let stale = match inner
+                        .entity(entity)
+                        .filter(|e| e.jobs.front_mut().is_some_and(|j| j.seqno() == seqno))
+                    {
+                        Some(e) => {
+                            match watched {
+                                Ok(reg) => e.dep_reg = Some(reg),
+                                // Signalled: the next pass sees its flag.
+                                Err(node) => e.dep_node = Some(node),
+                            }
+                            None
+                        }
+                        None => Some(watched),
+                    };
+                    if stale.is_some() {
+                        drop(inner);
+                        drop(stale);
+                        inner = self.inner.lock();
+                    }
                 }
                 Step::Run(job) => {
                     drop(inner);
-                    inner = self.run(job);
+                    let job = self.run(job);
+                    inner = self.inner.lock();
+                    if inner.in_flight.is_empty() {
+                        inner.head_since = Some(Instant::now());
+                    }
+                    // `in_flight` has room for as many jobs as there are credits, and every
+                    // job holds one.
+                    if let Err(e) = inner.in_flight.push_within_capacity(job) {
+                        let mut job = e.0;
+                        inner.credits_used -= job.credits;
+                        if let Some(node) = job.take_hw_node() {
+                            let _ = inner.hw_nodes.push_within_capacity(node);
+                        }
+                        drop(inner);
+                        job.signal(Some(ENOMEM));
+                        drop(job);
+                        inner = self.inner.lock();
+                    }
                 }
             }
         }
@@ -497,66 +690,33 @@ impl<B: Backend> QueueInner<B> {
             .enqueue_delayed::<_, 1>(self.clone(), crate::time::msecs_to_jiffies(ms));
     }
 
-    /// Runs `job` and returns with the queue locked again, for the next step.
-    fn run(&self, mut job: Job<B>) -> SpinLockGuard<'_, Inner<B>> {
-        let section = super::fence::SignallingSection::begin();
-        let result = self.backend.run(&mut job.data);
-        // Signalled once the hardware has the job, as drm_sched does, so that signalling
-        // does not delay the start of the job.
-        if let Some(s) = job.scheduled.take() {
-            s.signal(None);
-        }
-        let mut inner = self.inner.lock();
-        let error = match result {
-            Ok(_) if inner.stopped => ECANCELED,
+    /// Hands `job` to the hardware and starts watching its hardware fence, outside the lock.
+    fn run(&self, mut job: Job<B>) -> Job<B> {
+        let result = {
+            let _section = SignallingSection::begin();
+            let result = self.backend.run(&mut job.data);
+            // Signalled once the hardware has the job, as drm_sched does, so that signalling
+            // does not delay the start of the job.
+            if let Some(s) = job.scheduled.take() {
+                s.signal(None);
+            }
+            result
+        };
+        match result {
             Ok(hw) => {
                 if let Some(node) = job.hw_node.take() {
                     match hw.add_callback(node) {
                         Ok(reg) => job.hw_reg = Some(reg),
+                        // Signalled already: the next pass completes the job.
                         Err(node) => job.hw_node = Some(node),
                     }
                 }
-                if job.hw_reg.is_none() && hw.is_signaled() {
-                    // Done already, as on a fast engine: complete the job now rather than in
-                    // another pass over the queue.
-                    inner.release(&mut job);
-                    drop(inner);
-                    job.finish(hw.status().and_then(|s| s.err()));
-                    drop(section);
-                    return self.inner.lock();
-                }
                 job.hw = Some(hw);
-                job.deadline = Some(Instant::now() + self.config.timeout);
-                // `in_flight` has room for as many jobs as there are credits.
-                match inner.in_flight.push_within_capacity(job) {
-                    Ok(()) => return inner,
-                    Err(e) => {
-                        job = e.0;
-                        ENOMEM
-                    }
-                }
             }
-            Err(e) => e,
-        };
-        if !inner.stopped {
-            inner.release(&mut job);
+            // Completed, with the error, in its entity's order.
+            Err(e) => job.error = Some(e),
         }
-        drop(inner);
-        job.finish(Some(error));
-        drop(section);
-        self.inner.lock()
-    }
-
-    fn timed_out(self: &Arc<Self>, mut job: Job<B>) {
-        self.backend.timed_out(&mut job.data);
-        let entity = job.entity.clone();
-        entity.banned.store(true, Ordering::Release);
-        job.finish(Some(ETIME));
-        // The guilty entity's queued jobs will not run.
-        let cancelled = self.inner.lock().entity(entity.id).map(|e| e.drain());
-        for j in cancelled.into_iter().flatten() {
-            j.finish(Some(ECANCELED));
-        }
+        job
     }
 }
 
@@ -572,7 +732,7 @@ impl<B: Backend> JobQueue<B> {
             return Err(EINVAL);
         }
         let credits = config.credits as usize;
-        let wq = OwnedQueue::new_ordered(config.name, true)?;
+        let wq = OwnedQueue::new_ordered(config.name, true, &WQ_LOCKDEP_MAP)?;
         let in_flight = KVec::with_capacity(credits, GFP_KERNEL)?;
         let hw_nodes = KVec::with_capacity(credits, GFP_KERNEL)?;
         let inner = Arc::pin_init(
@@ -589,13 +749,16 @@ impl<B: Backend> JobQueue<B> {
                         credits_used: 0,
                         hw_nodes,
                         last: [0; NUM_PRIORITIES],
+                        head_since: None,
                         running: false,
                         again: false,
                         stopped: false,
+                        torn_down: false,
                     },
                     INNER_NAME,
                     static_lock_class!(),
                 ),
+                torn_down <- CondVar::new(TORN_DOWN_NAME, static_lock_class!()),
                 work <- Work::new(WORK_NAME, static_lock_class!()),
                 timeout_work <- DelayedWork::new(
                     TIMEOUT_NAME,
@@ -658,6 +821,8 @@ impl<B: Backend> JobQueue<B> {
                 jobs,
                 dep_node: Some(node),
                 dep_reg: None,
+                closed: false,
+                running: 0,
             },
             GFP_ATOMIC,
         )?;
@@ -670,42 +835,57 @@ impl<B: Backend> JobQueue<B> {
 
 impl<B: Backend> Drop for JobQueue<B> {
     fn drop(&mut self) {
-        self.inner.closed.store(true, Ordering::Relaxed);
-        self.inner.inner.lock().stopped = true;
-        self.inner.backend.stop();
-        let (in_flight, entities, nodes) = {
-            let mut inner = self.inner.inner.lock();
+        let q = &*self.inner;
+        q.closed.store(true, Ordering::Relaxed);
+        q.inner.lock().stopped = true;
+        // Wait for the worker, which returns as soon as it sees `stopped`: from here on no job
+        // is being handed to the hardware, and a job it handed over is in `in_flight`.
+        // Flushed, not cancelled: a pending work item owns a reference to the queue, which
+        // only running it releases.
+        q.timeout_work.flush();
+        q.work.flush();
+        q.backend.stop();
+        let (mut in_flight, mut entities, nodes) = {
+            let mut inner = q.inner.lock();
             inner.credits_used = 0;
+            inner.head_since = None;
             (
                 core::mem::take(&mut inner.in_flight),
                 core::mem::take(&mut inner.entities),
                 core::mem::take(&mut inner.hw_nodes),
             )
         };
-        drop(nodes);
-        for job in in_flight {
-            job.finish(Some(ECANCELED));
+        // In each entity's order: its jobs on the hardware in the order they ran, then its
+        // queued jobs.
+        for job in in_flight.iter_mut() {
+            drop(job.take_hw_node());
+            let error = match job.error {
+                Some(e) => Some(e),
+                None => match job.hw.as_ref().and_then(|f| f.status()) {
+                    Some(status) => status.err(),
+                    None => Some(ECANCELED),
+                },
+            };
+            job.signal(error);
         }
-        for mut e in entities {
-            for job in e.drain() {
-                job.finish(Some(ECANCELED));
+        for e in entities.iter_mut() {
+            drop(e.dep_reg.take());
+            for job in e.jobs.iter_mut() {
+                job.signal(Some(ECANCELED));
             }
         }
+        q.inner.lock().torn_down = true;
+        q.torn_down.notify_all();
+        // Outside any lock and signalling section: jobs may release GEM objects.
+        drop(in_flight);
+        drop(entities);
+        drop(nodes);
         // Nothing queues work any more: pushes and timeouts do it under the lock only while
-        // the queue is not stopped, and the fence callbacks that kick it are removed. Wait for
-        // the work items, which see `stopped` and return, so that none runs the backend's code
-        // after the queue is gone and none holds the last reference to it: that would destroy
-        // the workqueue from its own worker.
-        let q: *const QueueInner<B> = &*self.inner;
-        // SAFETY: The work items are initialised and live: we hold a reference to the queue.
-        // The delayed work's `work_struct` is the first field of its `delayed_work`.
-        unsafe {
-            let dwork = Work::raw_get(DelayedWork::raw_as_work(&raw const (*q).timeout_work));
-            // Flushed, not cancelled: a pending work item owns a reference to the queue, which
-            // only running it releases.
-            bindings::flush_delayed_work(dwork.cast());
-            bindings::flush_work(Work::raw_get(&raw const (*q).work));
-        }
+        // the queue is not stopped, and the fence callbacks that kick it are removed. One of
+        // them may have queued the work before it was removed: wait for that too, so that no
+        // work item holds the last reference to the queue, whose drop would destroy the
+        // workqueue from its own worker.
+        q.work.flush();
     }
 }
 
@@ -743,7 +923,8 @@ impl<B: Backend> Entity<B> {
         if self.is_banned() || self.queue.closed.load(Ordering::Relaxed) {
             return Err(ECANCELED);
         }
-        // No lock: the push checks again, under the lock, whether the job may be queued.
+        // No lock: the slot count is atomic; the push decides under the lock whether the job
+        // is queued.
         let depth = self.queue.config.entity_depth;
         self.state
             .slots
@@ -751,131 +932,184 @@ impl<B: Backend> Entity<B> {
                 (n < depth).then_some(n + 1)
             })
             .map_err(|_| EBUSY)?;
-        let (scheduled, finished) = match self.state.scheduled.new_fence_pair(&self.state.finished)
-        {
-            Ok(fences) => fences,
-            Err(e) => {
-                self.state.slots.fetch_sub(1, Ordering::Relaxed);
-                return Err(e);
-            }
-        };
+        let slot = Slot(self.state.clone());
+        let fences = FencePairMemory::new()?;
         Ok(PreparedJob {
             queue: self.queue.clone(),
-            job: Some(Job {
+            fences,
+            job: Job {
                 data,
                 credits,
                 entity: self.state.clone(),
+                slot: Some(slot),
                 deps,
                 next_dep: 0,
-                scheduled: Some(scheduled),
-                finished: Some(finished),
+                scheduled: None,
+                finished: None,
                 hw: None,
+                error: None,
                 hw_node: None,
                 hw_reg: None,
-                deadline: None,
-            }),
+            },
         })
     }
 }
 
 impl<B: Backend> Drop for Entity<B> {
     fn drop(&mut self) {
-        let removed = {
-            let mut inner = self.queue.inner.lock();
-            inner
-                .entities
-                .iter()
-                .position(|e| e.state.id == self.state.id)
-                .and_then(|i| inner.entities.remove(i).ok())
-        };
-        if let Some(mut e) = removed {
-            for job in e.drain() {
-                job.finish(Some(ECANCELED));
+        let queue = &self.queue;
+        let mut inner = queue.inner.lock();
+        if let Some(e) = inner.entity(self.state.id) {
+            // The worker cancels the queued jobs once the entity's jobs on the hardware are
+            // done, then frees the entity's queue.
+            e.closed = true;
+            if !inner.stopped {
+                QueueInner::kick_locked(queue, &mut inner);
             }
         }
     }
 }
 
-/// A job ready to be pushed; dropping it cancels it.
+/// A job ready to be pushed; dropping it gives back what [`Entity::prepare`] took.
 pub struct PreparedJob<B: Backend> {
     queue: Arc<QueueInner<B>>,
-    job: Option<Job<B>>,
+    fences: FencePairMemory,
+    job: Job<B>,
+}
+
+/// The fences of a pushed job.
+pub struct JobFences {
+    /// Signals when the job has been handed to the hardware.
+    pub scheduled: ARef<Fence>,
+    /// Signals when the job is done, with its error if it failed.
+    pub finished: ARef<Fence>,
 }
 
 impl<B: Backend> PreparedJob<B> {
-    /// The fence that signals when the job is handed to the hardware.
-    pub fn scheduled_fence(&self) -> Option<ARef<Fence>> {
-        self.job.as_ref()?.scheduled.as_ref().map(|f| f.fence())
+    /// The driver's data of the job.
+    pub fn data_mut(&mut self) -> &mut B::Job {
+        &mut self.job.data
     }
 
-    /// The fence that signals when the job is done.
-    pub fn finished_fence(&self) -> Option<ARef<Fence>> {
-        self.job.as_ref()?.finished.as_ref().map(|f| f.fence())
-    }
-
-    /// The driver's data of the job, to complete it once the fences are known (for example
-    /// with the sequence number of the finished fence).
-    pub fn data_mut(&mut self) -> Option<&mut B::Job> {
-        self.job.as_mut().map(|j| &mut j.data)
-    }
-
-    /// Queues the job. Infallible: if the entity or the queue went away meanwhile, the job's
-    /// fences signal `ECANCELED`.
-    pub fn push(mut self) {
-        let Some(job) = self.job.take() else {
-            return;
+    /// Queues the job and returns its fences. Infallible: if the entity or the queue went away
+    /// meanwhile, the fences signal `ECANCELED` (after the earlier fences of the entity).
+    ///
+    /// Sleeps only if the queue is being torn down, until the teardown has signalled the
+    /// entity's earlier jobs.
+    pub fn push(self) -> JobFences {
+        let Self {
+            queue,
+            fences,
+            mut job,
+        } = self;
+        let mut inner = queue.inner.lock();
+        // Under the lock, so that the sequence numbers follow the order of the entity's FIFO.
+        let (scheduled, finished) = job
+            .entity
+            .scheduled
+            .arm_fence_pair(&job.entity.finished, fences);
+        let out = JobFences {
+            scheduled: scheduled.fence(),
+            finished: finished.fence(),
         };
-        let leftover = {
-            let mut inner = self.queue.inner.lock();
-            let stopped = inner.stopped;
-            let leftover = match inner.entity(job.entity.id) {
-                // A slot was reserved in `prepare`: this fits.
-                Some(e) if !stopped && !job.entity.banned.load(Ordering::Acquire) => {
-                    e.jobs.push(job).err()
-                }
-                _ => Some(job),
-            };
-            if leftover.is_none() {
-                if inner.running {
-                    // The worker looks again before it goes idle.
-                    inner.again = true;
-                } else {
-                    // Under the lock, so that teardown, which stops the queue under it, waits
-                    // for the work this queues.
-                    QueueInner::kick(&self.queue);
-                }
+        job.scheduled = Some(scheduled);
+        job.finished = Some(finished);
+        if inner.stopped {
+            while !inner.torn_down {
+                queue.torn_down.wait(&mut inner);
             }
-            leftover
-        };
-        if let Some(job) = leftover {
-            job.entity.slots.fetch_sub(1, Ordering::Relaxed);
-            job.finish(Some(ECANCELED));
+        } else if let Some(e) = inner.entity(job.entity.id) {
+            // A slot was reserved in `prepare`: this fits. A closed or banned entity's jobs are
+            // cancelled by the worker, in order.
+            match e.jobs.push(job) {
+                Ok(()) => {
+                    QueueInner::kick_locked(&queue, &mut inner);
+                    return out;
+                }
+                Err(j) => job = j,
+            }
         }
-    }
-}
-
-impl<B: Backend> Drop for PreparedJob<B> {
-    fn drop(&mut self) {
-        let Some(job) = self.job.take() else {
-            return;
-        };
-        job.entity.slots.fetch_sub(1, Ordering::Relaxed);
-        job.finish(Some(ECANCELED));
+        // The queue is torn down, or the entity was dropped and freed: every earlier job of
+        // the entity has signalled.
+        drop(inner);
+        job.slot = None;
+        job.signal(Some(ECANCELED));
+        drop(job);
+        out
     }
 }
 
 #[kunit_tests(rust_drm_accel_queue)]
 mod tests {
     use super::*;
-    use crate::{sync::new_spinlock, types::Opaque};
+    use crate::{
+        bindings,
+        drm::{self, accel::gem},
+        faux,
+        sync::new_spinlock,
+        time::delay::fsleep,
+        types::Opaque,
+    };
     use core::sync::atomic::AtomicU32;
 
     const SHORT: Delta = Delta::from_millis(50);
     const LONG: Delta = Delta::from_secs(5);
 
+    /// A minimal DRM driver on a faux device, for jobs that hold real GEM objects.
+    struct GemDriver;
+    struct GemFile;
+    struct GemData;
+
+    impl drm::file::DriverFile for GemFile {
+        type Driver = GemDriver;
+
+        fn open(_dev: &drm::Device<GemDriver>) -> Result<Pin<KBox<Self>>> {
+            Ok(KBox::new(Self, GFP_KERNEL)?.into())
+        }
+    }
+
+    impl gem::DriverObject for GemData {
+        type Driver = GemDriver;
+
+        fn new(_dev: &drm::Device<GemDriver>, _info: &gem::ObjectInfo) -> impl PinInit<Self, Error> {
+            Ok::<_, Error>(Self)
+        }
+    }
+
+    #[vtable]
+    impl drm::Driver for GemDriver {
+        type Data = ();
+        type RegistrationData<'a> = ();
+        type File = GemFile;
+        type Object = gem::Object<GemData>;
+        type ParentDevice<Ctx: crate::device::DeviceContext> = faux::Device<Ctx>;
+
+        const INFO: drm::DriverInfo = drm::DriverInfo {
+            major: 0,
+            minor: 0,
+            patchlevel: 0,
+            name: c"accel-queue-kunit",
+            desc: c"accel job queue KUnit",
+        };
+        const IOCTLS: &'static [drm::ioctl::DrmIoctlDescriptor] = &[];
+    }
+
+    /// A job of the mock engine: a tag, and optionally a buffer object the job keeps alive,
+    /// as a driver's job keeps the buffers it uses.
+    struct MockJob {
+        tag: u32,
+        _bo: Option<ARef<gem::Object<GemData>>>,
+    }
+
+    impl From<u32> for MockJob {
+        fn from(tag: u32) -> Self {
+            Self { tag, _bo: None }
+        }
+    }
+
     /// A mock engine: jobs are tags; hardware fences come from a preallocated pool, so that
     /// `run` does not allocate; the test completes jobs by tag, or the engine completes them
-    /// at once in `auto` mode. `FAIL_TAG` fails in `run`.
+    /// at once in `auto` mode. `FAIL_TAG` fails in `run`; `SLOW_TAG` sleeps in `run`.
     #[pin_data]
     struct Mock {
         auto: bool,
@@ -886,12 +1120,17 @@ mod tests {
         #[pin]
         ran: SpinLock<KVec<u32>>,
         timeouts: AtomicU32,
+        /// `run` is handing a job to the hardware.
+        in_run: AtomicBool,
     }
 
     /// Calls of `Backend::stop` (tests of a suite run one after the other).
     static STOPS: AtomicU32 = AtomicU32::new(0);
+    /// `Backend::stop` was called while `Backend::run` was handing a job to the hardware.
+    static STOPPED_DURING_RUN: AtomicBool = AtomicBool::new(false);
 
     const FAIL_TAG: u32 = 999;
+    const SLOW_TAG: u32 = 998;
     /// Hardware fences of a mock engine, more than any test runs jobs.
     const POOL: usize = 256;
 
@@ -910,6 +1149,7 @@ mod tests {
                     running <- new_spinlock!(KVec::with_capacity(fences, GFP_KERNEL)?),
                     ran <- new_spinlock!(KVec::with_capacity(fences, GFP_KERNEL)?),
                     timeouts: AtomicU32::new(0),
+                    in_run: AtomicBool::new(false),
                 }),
                 GFP_KERNEL,
             )
@@ -920,34 +1160,42 @@ mod tests {
     struct MockBackend(Pin<KBox<Mock>>);
 
     impl Backend for MockBackend {
-        type Job = u32;
+        type Job = MockJob;
 
-        fn run(&self, job: &mut u32) -> Result<ARef<Fence>> {
-            if *job == FAIL_TAG {
+        fn run(&self, job: &mut MockJob) -> Result<ARef<Fence>> {
+            if job.tag == FAIL_TAG {
                 return Err(EIO);
+            }
+            self.0.in_run.store(true, Ordering::SeqCst);
+            if job.tag == SLOW_TAG {
+                fsleep(Delta::from_millis(200));
             }
             let hw = self.0.pool.lock().pop().ok_or(ENOSPC)?;
             let fence = hw.fence();
-            let _ = self.0.ran.lock().push_within_capacity(*job);
+            let _ = self.0.ran.lock().push_within_capacity(job.tag);
             if self.0.auto {
                 hw.signal(None);
             } else {
-                let _ = self.0.running.lock().push_within_capacity((*job, hw));
+                let _ = self.0.running.lock().push_within_capacity((job.tag, hw));
             }
+            self.0.in_run.store(false, Ordering::SeqCst);
             Ok(fence)
         }
 
-        fn timed_out(&self, job: &mut u32) {
+        fn timed_out(&self, job: &mut MockJob) {
             self.0.timeouts.fetch_add(1, Ordering::Relaxed);
             // The hardware gives up on the job: its fence is dropped unsignalled here and
             // signals ECANCELED, which the queue ignores.
             let mut running = self.0.running.lock();
-            if let Some(i) = running.iter().position(|(t, _)| t == job) {
+            if let Some(i) = running.iter().position(|(t, _)| *t == job.tag) {
                 let _ = running.remove(i);
             }
         }
 
         fn stop(&self) {
+            if self.0.in_run.load(Ordering::SeqCst) {
+                STOPPED_DURING_RUN.store(true, Ordering::SeqCst);
+            }
             STOPS.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -992,13 +1240,61 @@ mod tests {
         credits: u32,
         deps: KVec<ARef<Fence>>,
     ) -> Result<(ARef<Fence>, ARef<Fence>)> {
-        let job = e.prepare(tag, credits, deps)?;
-        let fences = (
-            job.scheduled_fence().ok_or(EINVAL)?,
-            job.finished_fence().ok_or(EINVAL)?,
-        );
-        job.push();
-        Ok(fences)
+        let fences = e.prepare(tag.into(), credits, deps)?.push();
+        Ok((fences.scheduled, fences.finished))
+    }
+
+    /// Records the sequence numbers of fences in the order they signal.
+    #[pin_data]
+    struct Recorder {
+        #[pin]
+        log: SpinLock<KVec<u64>>,
+    }
+
+    impl Recorder {
+        fn new(capacity: usize) -> Result<Arc<Self>> {
+            Arc::pin_init(
+                try_pin_init!(Self {
+                    log <- new_spinlock!(KVec::with_capacity(capacity, GFP_KERNEL)?),
+                }),
+                GFP_KERNEL,
+            )
+        }
+
+        fn len(&self) -> usize {
+            self.log.lock().len()
+        }
+
+        /// Whether the recorded sequence numbers increase strictly.
+        fn in_order(&self) -> bool {
+            self.log.lock().windows(2).all(|w| w[0] < w[1])
+        }
+    }
+
+    struct Record(Arc<Recorder>);
+
+    impl FenceCallback for Record {
+        fn signalled(&self, fence: &Fence) {
+            let _ = self.0.log.lock().push_within_capacity(fence.seqno());
+        }
+    }
+
+    /// Watches `fence` with `recorder`; the registration must live until the fence signalled.
+    fn record(recorder: &Arc<Recorder>, fence: &Fence) -> Result<CallbackRegistration<Record>> {
+        fence
+            .add_callback(Callback::new(Record(recorder.clone()))?)
+            .map_err(|_| EINVAL)
+    }
+
+    /// Polls `cond` for up to `LONG`.
+    fn wait_for(cond: impl Fn() -> bool) -> bool {
+        for _ in 0..500 {
+            if cond() {
+                return true;
+            }
+            fsleep(Delta::from_millis(10));
+        }
+        cond()
     }
 
     #[test]
@@ -1013,6 +1309,106 @@ mod tests {
         f.wait(false, LONG)?;
         assert_eq!(f.status(), Some(Ok(())));
         assert_eq!(f.context(), e.finished_context());
+        Ok(())
+    }
+
+    #[test]
+    fn sequence_numbers_follow_the_pushes() -> Result {
+        let q = queue(4, LONG, true)?;
+        let e = q.new_entity(Priority::Normal)?;
+        let (s0, f0) = submit(&e, 1, 1, KVec::new())?;
+        // Prepared in one order, pushed in the other: the numbers follow the pushes, which
+        // are the order in which the jobs run.
+        let a = e.prepare(2.into(), 1, KVec::new())?;
+        let b = e.prepare(3.into(), 1, KVec::new())?;
+        // A dropped prepared job publishes nothing and takes no number.
+        drop(e.prepare(4.into(), 1, KVec::new())?);
+        let fb = b.push();
+        let fa = a.push();
+        fa.finished.wait(false, LONG)?;
+        assert_eq!(fb.finished.seqno(), f0.seqno() + 1);
+        assert_eq!(fa.finished.seqno(), f0.seqno() + 2);
+        assert_eq!(fb.scheduled.seqno(), s0.seqno() + 1);
+        assert_eq!(&q.backend().ran()?[..], &[1, 3, 2]);
+        Ok(())
+    }
+
+    #[test]
+    fn two_submitters_signal_in_order() -> Result {
+        const JOBS: usize = 64;
+        let q = Arc::new(queue(4, LONG, true)?, GFP_KERNEL)?;
+        let e = Arc::new(q.new_entity(Priority::Normal)?, GFP_KERNEL)?;
+        let recorder = Recorder::new(2 * JOBS)?;
+        // Each submitter watches its own fences until all of them signalled.
+        let submitter = |e: Arc<Entity<MockBackend>>, recorder: Arc<Recorder>, base: u32| {
+            let mut regs = KVec::with_capacity(JOBS, GFP_KERNEL)?;
+            for i in 0..JOBS as u32 {
+                let fences = e.prepare((base + i).into(), 1, KVec::new())?.push();
+                regs.push(record(&recorder, &fences.finished)?, GFP_KERNEL)?;
+            }
+            if !wait_for(|| recorder.len() == 2 * JOBS) {
+                return Err(ETIME);
+            }
+            Ok::<_, Error>(())
+        };
+        let other_done = Arc::new(AtomicU32::new(0), GFP_KERNEL)?;
+        {
+            let (e, recorder, done) = (e.clone(), recorder.clone(), other_done.clone());
+            crate::workqueue::system_unbound().try_spawn(GFP_KERNEL, move || {
+                let ok = submitter(e, recorder, 100).is_ok();
+                done.store(if ok { 1 } else { 2 }, Ordering::Release);
+            })?;
+        }
+        submitter(e.clone(), recorder.clone(), 1000)?;
+        assert!(wait_for(|| other_done.load(Ordering::Acquire) != 0));
+        assert_eq!(other_done.load(Ordering::Acquire), 1);
+        assert_eq!(recorder.len(), 2 * JOBS);
+        assert!(recorder.in_order());
+        Ok(())
+    }
+
+    #[test]
+    fn cancellation_waits_for_the_running_job() -> Result {
+        let q = queue(4, LONG, false)?;
+        let e = q.new_entity(Priority::Normal)?;
+        let tl = Timeline::new(c"kunit", c"external");
+        let gate = tl.new_fence()?;
+        let recorder = Recorder::new(4)?;
+        let (s1, f1) = submit(&e, 1, 1, KVec::new())?;
+        let mut deps = KVec::new();
+        deps.push(gate.fence(), GFP_KERNEL)?;
+        let (s2, f2) = submit(&e, 2, 1, deps)?;
+        let _regs = [record(&recorder, &f1)?, record(&recorder, &f2)?];
+        s1.wait(false, LONG)?;
+        // Dropping the entity cancels job 2, but only after job 1, which is still running.
+        drop(e);
+        assert_eq!(f2.wait(false, SHORT), Err(ETIME));
+        assert!(!s2.is_signaled());
+        q.backend().complete(1)?;
+        f2.wait(false, LONG)?;
+        assert_eq!(f1.status(), Some(Ok(())));
+        assert_eq!(s2.status(), Some(Err(ECANCELED)));
+        assert_eq!(f2.status(), Some(Err(ECANCELED)));
+        assert!(recorder.in_order());
+        assert_eq!(recorder.len(), 2);
+        gate.signal(None);
+        assert_eq!(&q.backend().ran()?[..], &[1]);
+        Ok(())
+    }
+
+    #[test]
+    fn completion_follows_the_entity_order() -> Result {
+        let q = queue(4, LONG, false)?;
+        let e = q.new_entity(Priority::Normal)?;
+        let (_s1, f1) = submit(&e, 1, 1, KVec::new())?;
+        let (s2, f2) = submit(&e, 2, 1, KVec::new())?;
+        s2.wait(false, LONG)?;
+        // The hardware finishes job 2 first: its fence waits for job 1's.
+        q.backend().complete(2)?;
+        assert_eq!(f2.wait(false, SHORT), Err(ETIME));
+        q.backend().complete(1)?;
+        f2.wait(false, LONG)?;
+        assert!(f1.is_signaled());
         Ok(())
     }
 
@@ -1111,8 +1507,8 @@ mod tests {
         let q = queue(2, LONG, false)?;
         let a = q.new_entity(Priority::Normal)?;
         let b = q.new_entity(Priority::Normal)?;
-        assert_eq!(a.prepare(0, 3, KVec::new()).err(), Some(EINVAL));
-        assert_eq!(a.prepare(0, 0, KVec::new()).err(), Some(EINVAL));
+        assert_eq!(a.prepare(0.into(), 3, KVec::new()).err(), Some(EINVAL));
+        assert_eq!(a.prepare(0.into(), 0, KVec::new()).err(), Some(EINVAL));
         let (sa, fa) = submit(&a, 1, 2, KVec::new())?;
         let (sb, fb) = submit(&b, 2, 1, KVec::new())?;
         sa.wait(false, LONG)?;
@@ -1122,6 +1518,30 @@ mod tests {
         sb.wait(false, LONG)?;
         q.backend().complete(2)?;
         fb.wait(false, LONG)?;
+        Ok(())
+    }
+
+    #[test]
+    fn large_jobs_are_not_starved_by_small_ones() -> Result {
+        let q = queue(2, LONG, false)?;
+        let small = q.new_entity(Priority::Low)?;
+        let large = q.new_entity(Priority::High)?;
+        let (s1, _f1) = submit(&small, 1, 1, KVec::new())?;
+        s1.wait(false, LONG)?;
+        // One credit is free: not enough for the large job, enough for the small ones, which
+        // keep coming. They wait behind the large job, which is chosen first.
+        let (sl, fl) = submit(&large, 2, 2, KVec::new())?;
+        let (s3, _f3) = submit(&small, 3, 1, KVec::new())?;
+        assert_eq!(s3.wait(false, SHORT), Err(ETIME));
+        assert!(!sl.is_signaled());
+        q.backend().complete(1)?;
+        sl.wait(false, LONG)?;
+        assert!(!s3.is_signaled());
+        q.backend().complete(2)?;
+        fl.wait(false, LONG)?;
+        s3.wait(false, LONG)?;
+        q.backend().complete(3)?;
+        assert_eq!(&q.backend().ran()?[..], &[1, 2, 3]);
         Ok(())
     }
 
@@ -1163,7 +1583,10 @@ mod tests {
         f2.wait(false, LONG)?;
         assert_eq!(f2.status(), Some(Err(ECANCELED)));
         assert!(guilty.is_banned());
-        assert_eq!(guilty.prepare(3, 1, KVec::new()).err(), Some(ECANCELED));
+        assert_eq!(
+            guilty.prepare(3.into(), 1, KVec::new()).err(),
+            Some(ECANCELED)
+        );
         assert_eq!(q.backend().0.timeouts.load(Ordering::Relaxed), 1);
         gate.signal(None);
         // Other entities are not affected; job 2 never ran.
@@ -1173,6 +1596,32 @@ mod tests {
         f.wait(false, LONG)?;
         assert_eq!(f.status(), Some(Ok(())));
         assert_eq!(&q.backend().ran()?[..], &[1, 4]);
+        Ok(())
+    }
+
+    #[test]
+    fn only_the_head_of_the_hardware_queue_is_timed() -> Result {
+        const TIMEOUT: Delta = Delta::from_millis(400);
+        let q = queue(4, TIMEOUT, false)?;
+        let slow = q.new_entity(Priority::Normal)?;
+        let next = q.new_entity(Priority::Normal)?;
+        let (s1, f1) = submit(&slow, 1, 1, KVec::new())?;
+        let (s2, f2) = submit(&next, 2, 1, KVec::new())?;
+        s1.wait(false, LONG)?;
+        s2.wait(false, LONG)?;
+        // Job 1 takes most of the timeout; job 2, behind it, has run for as long when job 1
+        // completes, but its time only starts then.
+        fsleep(Delta::from_millis(300));
+        q.backend().complete(1)?;
+        f1.wait(false, LONG)?;
+        fsleep(Delta::from_millis(250));
+        assert!(!f2.is_signaled());
+        assert!(!next.is_banned());
+        q.backend().complete(2)?;
+        f2.wait(false, LONG)?;
+        assert_eq!(f1.status(), Some(Ok(())));
+        assert_eq!(f2.status(), Some(Ok(())));
+        assert_eq!(q.backend().0.timeouts.load(Ordering::Relaxed), 0);
         Ok(())
     }
 
@@ -1187,18 +1636,17 @@ mod tests {
         // queued.
         let mut prepared = KVec::new();
         for tag in 2..=17 {
-            prepared.push(e.prepare(tag, 1, KVec::new())?, GFP_KERNEL)?;
+            prepared.push(e.prepare(tag.into(), 1, KVec::new())?, GFP_KERNEL)?;
         }
-        assert_eq!(e.prepare(18, 1, KVec::new()).err(), Some(EBUSY));
+        assert_eq!(e.prepare(18.into(), 1, KVec::new()).err(), Some(EBUSY));
         // A dropped prepared job frees its slot, a pushed one keeps it.
         drop(prepared.pop());
-        prepared.push(e.prepare(18, 1, KVec::new())?, GFP_KERNEL)?;
+        prepared.push(e.prepare(18.into(), 1, KVec::new())?, GFP_KERNEL)?;
         let mut scheduled = KVec::new();
         for job in prepared {
-            scheduled.push(job.scheduled_fence().ok_or(EINVAL)?, GFP_KERNEL)?;
-            job.push();
+            scheduled.push(job.push().scheduled, GFP_KERNEL)?;
         }
-        assert_eq!(e.prepare(19, 1, KVec::new()).err(), Some(EBUSY));
+        assert_eq!(e.prepare(19.into(), 1, KVec::new()).err(), Some(EBUSY));
         // Jobs that leave the entity free their slots.
         q.backend().complete(1)?;
         f1.wait(false, LONG)?;
@@ -1206,7 +1654,7 @@ mod tests {
             s.wait(false, LONG)?;
             q.backend().complete(tag)?;
         }
-        drop(e.prepare(19, 1, KVec::new())?);
+        drop(e.prepare(19.into(), 1, KVec::new())?);
         let ran = q.backend().ran()?;
         assert_eq!(ran.len(), 17);
         assert_eq!(ran.last(), Some(&18));
@@ -1236,13 +1684,9 @@ mod tests {
         s1.wait(false, LONG)?;
         // Dropping an entity cancels its queued jobs only.
         drop(b);
+        f3.wait(false, LONG)?;
         assert_eq!(f3.status(), Some(Err(ECANCELED)));
         assert!(!f1.is_signaled());
-        // A prepared job that is dropped is cancelled too.
-        let dropped = a.prepare(4, 1, KVec::new())?;
-        let f4 = dropped.finished_fence().ok_or(EINVAL)?;
-        drop(dropped);
-        assert_eq!(f4.status(), Some(Err(ECANCELED)));
         let stops = STOPS.load(Ordering::Relaxed);
         drop(q);
         assert_eq!(STOPS.load(Ordering::Relaxed), stops + 1);
@@ -1250,7 +1694,64 @@ mod tests {
         assert_eq!(s2.status(), Some(Err(ECANCELED)));
         assert_eq!(f2.status(), Some(Err(ECANCELED)));
         // The entity outlives the queue; it accepts nothing.
-        assert_eq!(a.prepare(5, 1, KVec::new()).err(), Some(ECANCELED));
+        assert_eq!(a.prepare(5.into(), 1, KVec::new()).err(), Some(ECANCELED));
+        Ok(())
+    }
+
+    #[test]
+    fn teardown_waits_for_the_hardware_handoff() -> Result {
+        STOPPED_DURING_RUN.store(false, Ordering::SeqCst);
+        let q = queue(1, LONG, false)?;
+        let e = q.new_entity(Priority::Normal)?;
+        let (_s, f) = submit(&e, SLOW_TAG, 1, KVec::new())?;
+        assert!(wait_for(|| q.backend().0.in_run.load(Ordering::SeqCst)));
+        // The job is being handed to the hardware: the engine is stopped after that, and the
+        // job, which the hardware got, is cancelled.
+        let prepared = e.prepare(2.into(), 1, KVec::new())?;
+        drop(q);
+        assert!(!STOPPED_DURING_RUN.load(Ordering::SeqCst));
+        assert_eq!(f.status(), Some(Err(ECANCELED)));
+        // A push after the teardown cancels at once.
+        let late = prepared.push();
+        assert_eq!(late.finished.status(), Some(Err(ECANCELED)));
+        assert_eq!(late.scheduled.status(), Some(Err(ECANCELED)));
+        Ok(())
+    }
+
+    #[test]
+    fn jobs_are_freed_outside_signalling_sections() -> Result {
+        // Each job holds the last reference to a GEM object, whose release takes its
+        // `dma_resv` lock: dropping it in a signalling section is a lockdep splat, which fails
+        // the run.
+        let reg = faux::Registration::new(c"accel-queue-kunit", None)?;
+        let drm = drm::UnregisteredDevice::<GemDriver>::new(reg.as_ref(), Ok::<_, Error>(()))?;
+        let bo_job = |tag: u32| -> Result<MockJob> {
+            let bo = gem::Object::<GemData>::new_system(&drm, crate::page::PAGE_SIZE, false)?;
+            Ok(MockJob { tag, _bo: Some(bo) })
+        };
+        // Completed as it is handed to the hardware, and failed in `run`.
+        let q = queue(2, LONG, true)?;
+        let e = q.new_entity(Priority::Normal)?;
+        let done = e.prepare(bo_job(1)?, 1, KVec::new())?.push();
+        let failed = e.prepare(bo_job(FAIL_TAG)?, 1, KVec::new())?.push();
+        failed.finished.wait(false, LONG)?;
+        assert_eq!(done.finished.status(), Some(Ok(())));
+        assert_eq!(failed.finished.status(), Some(Err(EIO)));
+        // Timed out.
+        let q = queue(2, SHORT, false)?;
+        let e = q.new_entity(Priority::Normal)?;
+        let hung = e.prepare(bo_job(3)?, 1, KVec::new())?.push();
+        hung.finished.wait(false, LONG)?;
+        assert_eq!(hung.finished.status(), Some(Err(ETIME)));
+        // Cancelled by the teardown, on the hardware and queued.
+        let q = queue(1, LONG, false)?;
+        let e = q.new_entity(Priority::Normal)?;
+        let running = e.prepare(bo_job(4)?, 1, KVec::new())?.push();
+        let queued = e.prepare(bo_job(5)?, 1, KVec::new())?.push();
+        running.scheduled.wait(false, LONG)?;
+        drop(q);
+        assert_eq!(running.finished.status(), Some(Err(ECANCELED)));
+        assert_eq!(queued.finished.status(), Some(Err(ECANCELED)));
         Ok(())
     }
 
