@@ -15,10 +15,14 @@ out=/results/bench.txt
 # The two job-queue modules run alternately, several rounds, so that drift in
 # the guest (TCG, other vCPU) affects both; the report prints medians.
 rounds=${BENCH_ROUNDS:-5}
+echo "guest clocksource: $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)" >> "$out"
 # The mock hardware both benchmarks run on; they need its symbols.
 # shellcheck disable=SC2086
 if ! insmod /project/bench/bench_engine.ko ${BENCH_ENGINE_ARGS:-}; then
-	echo "sched-bench REJECTED bench_engine insmod failed" >> "$out"
+	echo "sched-bench REJECTED bench_engine insmod failed:" \
+		"$(dmesg | grep -o 'bench_engine: .*' | tail -n 1)" \
+		"clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)" \
+		"clockevent=$(cat /sys/devices/system/clockevents/clockevent0/current_device)" >> "$out"
 	rounds=0
 fi
 i=0
