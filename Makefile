@@ -55,7 +55,7 @@ guest: module userspace c-tests
 	@cp $(BUILD)/kmod/hw/gaudi/gaudi.ko $(GUEST)/
 	@cp guest/run-igt.sh guest/run-bench.sh $(GUEST)/
 	@mkdir -p $(GUEST)/bench
-	@cp $(BUILD)/kmod/bench/sched/accel_sched_bench.ko $(BUILD)/kmod/bench/sched/drm_sched_bench.ko \
+	@cp $(foreach m,bench_engine accel_sched_bench drm_sched_bench,$(BUILD)/kmod/bench/sched/$(m).ko) \
 		$(GUEST)/bench/
 	@cp $(RELEASE)/gaudi-info $(RELEASE)/gaudi-bench $(GUEST)/bin/
 	@cp $(foreach b,$(IGT_BINS),$(RELEASE)/$(b)) $(C_IGT) $(GUEST)/igt/

@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Print the figures of a benchmark run (build/results/bench.txt): the job
-# queue against the DRM GPU scheduler, and whatever else the run printed.
+# queue against the DRM GPU scheduler on the same mock engine, and whatever
+# else the run printed. Exits non-zero if a job-queue run was rejected (a job
+# that did not run, failed, or signalled out of order), if a benchmark module
+# did not load, or if the two benchmarks did not use the same configuration.
 set -euo pipefail
 
 f="${1:?usage: bench-report.sh bench.txt}"
@@ -11,48 +14,74 @@ f="${1:?usage: bench-report.sh bench.txt}"
 awk '
 # Every module load prints one line per workload; the same workload repeats
 # once per round. The report prints the median of the rounds and their range.
+/^sched-bench engine / { engine = $0; sub(/^sched-bench engine /, "", engine); next }
+/^sched-bench [a-z_]* config / { config[$2] = $0; sub(/^sched-bench [a-z_]* config /, "", config[$2]); next }
+/REJECTED|insmod failed/ { bad[++nbad] = $0; next }
 /^sched-bench / {
-	impl = $2; kind = $3; key = kind; v = ""; p = ""
-	for (i = 4; i <= NF; i++) {
-		split($i, kv, "=")
-		if (kv[1] == "entities") key = kind " (" kv[2] " entities)"
-		if (kv[1] == "jobs_per_s" || kv[1] == "submit_to_run_ns") v = kv[2]
-		if (kv[1] == "pushed_per_s") p = kv[2]
+	impl = $2; kind = $3; ents = ""
+	delete kv
+	for (i = 4; i <= NF; i++) { split($i, p, "="); kv[p[1]] = p[2] }
+	key = kind " (" kv["entities"] " ent.)"
+	if (kind == "latency") {
+		add("latency mean (" kv["entities"] " ent.)", impl, kv["submit_to_run_ns"], "ns")
+		add("latency p99 (" kv["entities"] " ent.)", impl, kv["p99_ns"], "ns")
+	} else {
+		add(key, impl, kv["jobs_per_s"], "jobs/s")
+		pk = "push rate " key
+		add(pk, impl, kv["pushed_per_s"], "jobs/s")
+		add("engine idle " key, impl, kv["engine_idle"], "times")
+		add("max ring " key, impl, kv["max_ring"], "jobs")
 	}
-	if (v != "") add(key, impl, v)
-	# How fast the submitter got its jobs in: the other side of throughput.
-	if (p != "") { pk = key; sub(/^throughput/, "push rate", pk); add(pk, impl, p) }
 	next
 }
 { other[++m] = $0 }
-function add(key, impl, v) {
+function add(key, impl, v, unit) {
+	if (v == "") return
 	vals[key, impl, ++cnt[key, impl]] = v + 0
+	units[key] = unit
 	if (!(key in seen)) { seen[key] = 1; order[++n] = key }
 }
 function median(key, impl,    c, i, j, t, a) {
 	c = cnt[key, impl]
-	if (!c) { lo = hi = 0; return 0 }
+	if (!c) { lo = hi = 0; return -1 }
 	for (i = 1; i <= c; i++) a[i] = vals[key, impl, i]
 	for (i = 2; i <= c; i++)
 		for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
 	lo = a[1]; hi = a[c]
 	return (c % 2) ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
 }
+# The accel queue has no pipelining of same-queue dependencies: its chain
+# figure is compared with both drm_sched chain variants.
+function accel_key(k) { sub(/chain_nopipe/, "chain", k); return k }
+function row(k, ratio,    a, d, ar, dr, r) {
+	a = median(accel_key(k), "accel_queue"); ar = (a < 0) ? "-" : sprintf("%d [%d-%d]", a, lo, hi)
+	d = median(k, "drm_sched"); dr = (d < 0) ? "-" : sprintf("%d [%d-%d]", d, lo, hi)
+	r = (ratio && a > 0 && d > 0) ? sprintf("%7.2f", a / d) : "      -"
+	printf "  %-40s %24s %24s %s\n", k " " units[k], ar, dr, r
+}
 END {
+	status = 0
 	if (n) {
-		printf "Job queue, null engine (accel queue vs drm_sched), median of %d rounds [min-max]:\n", cnt[order[1], "accel_queue"]
-		printf "  %-28s %22s %22s %8s\n", "workload", "accel queue", "drm_sched", "ratio"
-		for (i = 1; i <= n; i++) {
-			k = order[i]
-			a = median(k, "accel_queue"); ar = sprintf("%d [%d-%d]", a, lo, hi)
-			d = median(k, "drm_sched"); dr = sprintf("%d [%d-%d]", d, lo, hi)
-			lat = (k ~ /^latency/)
-			unit = lat ? " ns" : " jobs/s"
-			# The ratio is "how many times better": higher is better for
-			# throughput, lower for latency.
-			r = (a > 0 && d > 0) ? (lat ? d / a : a / d) : 0
-			printf "  %-28s %22s %22s %7.2fx\n", k unit, ar, dr, r
+		printf "Job queue on the mock engine (%s)\n", engine
+		printf "  accel_queue: %s\n  drm_sched:   %s\n", config["accel_queue"], config["drm_sched"]
+		if (config["accel_queue"] != config["drm_sched"]) {
+			print "bench-report: the two benchmarks ran with different configurations" > "/dev/stderr"
+			status = 1
 		}
+		printf "Median of %d rounds [min-max]; ratio = accel_queue / drm_sched\n", cnt[order[1], "accel_queue"]
+		print "(throughput: higher is better; latency: lower is better):"
+		printf "  %-40s %24s %24s %s\n", "workload", "accel_queue", "drm_sched", "  ratio"
+		for (i = 1; i <= n; i++)
+			if (order[i] !~ /^(engine idle|max ring)/) row(order[i], 1)
+		print "Engine occupancy (how well each scheduler kept the ring fed):"
+		for (i = 1; i <= n; i++)
+			if (order[i] ~ /^(engine idle|max ring)/) row(order[i], 0)
+	}
+	if (nbad) {
+		print "Rejected or missing job-queue figures:"
+		for (i = 1; i <= nbad; i++) print "  " bad[i]
+		status = 1
 	}
 	for (i = 1; i <= m; i++) print other[i]
+	exit status
 }' "$f"

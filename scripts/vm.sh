@@ -54,6 +54,23 @@ if [ "$DEVICES" -gt 0 ]; then
 	grep -q "ready" "$RUN/emu.out" || die "gaudi-emu did not become ready"
 fi
 
+# The guest has no ACPI, hence no HPET or PM timer to calibrate its TSC
+# against: it marks the TSC unstable and falls back to the jiffies
+# clocksource, so ktime_get() advances in ticks (4 ms) and high-resolution
+# timers stay off. Under TCG the guest's TSC is the host's: for the
+# benchmarks, hand the guest the host's TSC frequency (from the host's kernel
+# log) and trust its TSC.
+clock_args=""
+if [ "$mode" = bench ]; then
+	tsc_mhz=$(dmesg 2>/dev/null | sed -n -e 's/.*tsc: Refined TSC clocksource calibration: \([0-9]*\.[0-9]*\) MHz.*/\1/p' \
+		-e 's/.*tsc: Detected \([0-9]*\.[0-9]*\) MHz.*/\1/p' | tail -n 1)
+	if [ -n "$tsc_mhz" ]; then
+		clock_args="tsc_early_khz=${tsc_mhz/./} tsc=reliable"
+	else
+		echo ">>> host TSC frequency unknown: the guest's clock will be jiffies" >&2
+	fi
+fi
+
 t0=$(date +%s)
 echo ">>> booting the VM ($mode, $DEVICES devices, TCG) ..." >&2
 rc=0
@@ -62,7 +79,7 @@ timeout --foreground "${VM_TIMEOUT:-2400}" qemu-system-x86_64 \
 	-object "memory-backend-file,id=ram,size=$MEM,mem-path=$RAM,share=on" \
 	-machine memory-backend=ram \
 	-kernel "$KERNEL" \
-	-append "console=ttyS0 quiet root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,cache=loose ro init=/accel-init accel.mode=$mode accel.devices=$DEVICES panic=-1" \
+	-append "console=ttyS0 quiet root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,cache=loose ro init=/accel-init accel.mode=$mode accel.devices=$DEVICES panic=-1 $clock_args" \
 	-fsdev "local,id=root,path=$ROOTFS,security_model=none,readonly=on" \
 	-device virtio-9p-pci,fsdev=root,mount_tag=/dev/root \
 	-fsdev "local,id=project,path=$GUEST,security_model=none,readonly=on" \
