@@ -3,6 +3,8 @@
 # Entry points (run as root on Debian 12):
 #   make run     set everything up, boot the VM with two devices, show them
 #   make check   set everything up and run every test; fails on any failure
+#   make style   rustfmt, checkpatch --strict and clippy on our sources (make
+#                check runs it first)
 #
 # Everything expensive is cached in $(ACCEL_CACHE) (default
 # /var/cache/rust-accel): toolchain stamps, the kernel tree and its build,
@@ -24,7 +26,8 @@ IGT_BINS := accel_core gaudi_query gaudi_gem gaudi_prime accel_syncobj
 C_IGT_BINS := gaudi_prime_c
 C_IGT := $(foreach b,$(C_IGT_BINS),$(BUILD)/c/$(b))
 
-.PHONY: all setup kernel module userspace c-tests guest host-tests run check bench clippy clean
+.PHONY: all setup kernel module userspace c-tests guest host-tests run check bench style style-static \
+	clippy clean
 
 all: guest
 
@@ -70,7 +73,22 @@ host-tests: setup
 run: guest
 	@scripts/vm.sh run
 
-check: guest host-tests
+# Style: the static checks (rustfmt, cargo fmt, checkpatch) take seconds
+# and come first, after a self-test that feeds each checker a bad input;
+# clippy runs as the compiler of the kernel and module builds (CLIPPY=1,
+# always on) and its findings are read from their records, then cargo
+# clippy lints the workspace. Findings fail; scripts/style-waivers lists
+# the waived ones.
+style: style-static clippy
+
+style-static: setup
+	@scripts/style.sh selftest
+	@scripts/style.sh static
+
+clippy: module
+	@scripts/style.sh clippy
+
+check: style guest host-tests
 	@scripts/vm.sh check
 	@$(BUILD)/bin/igt-summary $(foreach n,0 1,accel$(n)=$(BUILD)/results/accel$(n)/results.json) \
 		--kunit $(BUILD)/results/dmesg.txt --cargo $(BUILD)/cargo-test.log \
@@ -79,10 +97,6 @@ check: guest host-tests
 bench: guest
 	@scripts/vm.sh bench
 	@scripts/bench-report.sh $(BUILD)/results/bench.txt
-
-clippy: setup
-	@scripts/build-kernel.sh module CLIPPY=1
-	@$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 clean:
 	rm -rf $(BUILD) $(CARGO_TARGET_DIR)

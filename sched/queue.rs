@@ -213,7 +213,8 @@ impl<B: Backend> Job<B> {
             .or(self.hw_node.take())
     }
 
-    /// Whether the hardware is done with the job, from flags only (see [`Fence::test_signaled_flag`]).
+    /// Whether the hardware is done with the job, from flags only (see
+    /// [`Fence::test_signaled_flag`]).
     fn hw_done(&self) -> bool {
         self.error.is_some() || self.hw.as_ref().is_some_and(|f| f.test_signaled_flag())
     }
@@ -598,7 +599,10 @@ impl<B: Backend> QueueInner<B> {
                 Step::Complete(mut job) => {
                     drop(inner);
                     let error = job.error.or_else(|| {
-                        job.hw.as_ref().and_then(|f| f.status()).and_then(|s| s.err())
+                        job.hw
+                            .as_ref()
+                            .and_then(|f| f.status())
+                            .and_then(|s| s.err())
                     });
                     job.signal(error);
                     // Outside the signalling section: may release GEM objects.
@@ -1073,10 +1077,13 @@ mod tests {
         }
     }
 
-    impl gem::DriverObject for GemData {
+    impl gem::BoDriverData for GemData {
         type Driver = GemDriver;
 
-        fn new(_dev: &drm::Device<GemDriver>, _info: &gem::ObjectInfo) -> impl PinInit<Self, Error> {
+        fn new(
+            _dev: &drm::Device<GemDriver>,
+            _info: &gem::ObjectInfo,
+        ) -> impl PinInit<Self, Error> {
             Ok::<_, Error>(Self)
         }
     }
@@ -1393,7 +1400,11 @@ mod tests {
         for base in [100, 1000] {
             let (e, recorder, done) = (e.clone(), recorder.clone(), done.clone());
             crate::workqueue::system_unbound().try_spawn(GFP_KERNEL, move || {
-                let bit = if submitter(e, recorder, base).is_ok() { 1 } else { 16 };
+                let bit = if submitter(e, recorder, base).is_ok() {
+                    1
+                } else {
+                    16
+                };
                 done.fetch_add(bit, Ordering::AcqRel);
             })?;
         }

@@ -4,12 +4,10 @@
 # Build the test kernel and the driver module.
 #
 # The kernel tree in the cache is Debian's pristine linux-source plus the
-# glue patches in kernel/patches/, with the accel core directories linked in
-# from this checkout. The driver's uapi header stays out of the kernel tree:
-# the driver compiles the checked Rust mirror uapi/src/mirror.rs. Builds are
-# incremental: only a change to the patch set resets the patched files, only
-# a change to the config fragment reconfigures, and make rebuilds what
-# changed.
+# glue patches in kernel/patches/, with the accel core directories and the
+# uapi header linked in from this checkout. Builds are incremental: only a
+# change to the patch set resets the patched files, only a change to the
+# config fragment reconfigures, and make rebuilds what changed.
 #
 # Usage: build-kernel.sh [kernel|module|all] [extra make args]
 set -euo pipefail
@@ -24,20 +22,16 @@ SRC="$ACCEL_CACHE/linux"
 OUT="$ACCEL_CACHE/kbuild"
 MODOUT="$REPO/build/kmod"
 
+# CLIPPY=1: clippy-driver compiles every Rust unit in place of rustc, at
+# about the same cost, so the build lints as it goes (make style reports the
+# findings). Every build passes it: a build without it would recompile all
+# Rust units, since their command lines differ.
 KMAKE=(make -C "$SRC" O="$OUT" LLVM=-19
 	RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTFMT=/usr/bin/rustfmt
-	CLIPPY_DRIVER=/usr/bin/clippy-driver
+	CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy-driver
 	BINDGEN="$ACCEL_CACHE/tools/bin/bindgen"
 	RUST_LIB_SRC=/usr/lib/rustlib/src/rust/library
 	-j"$(nproc)")
-
-# Files of the kernel crate that live in this repository, linked
-# into the tree: "path in tree" "path in repo".
-LINKS=(
-	"rust/kernel/drm/accel/mod.rs" "drm_accel/mod.rs"
-	"rust/kernel/drm/accel/gem" "gem"
-	"rust/kernel/drm/accel/sched" "sched"
-)
 
 prepare_tree() {
 	if [ ! -f "$SRC/.accel-tree" ]; then
@@ -67,8 +61,8 @@ prepare_tree() {
 		done
 	fi
 	local i
-	for ((i = 0; i < ${#LINKS[@]}; i += 2)); do
-		local dst="$SRC/${LINKS[i]}" target="$REPO/${LINKS[i+1]}"
+	for ((i = 0; i < ${#TREE_LINKS[@]}; i += 2)); do
+		local dst="$SRC/${TREE_LINKS[i]}" target="$REPO/${TREE_LINKS[i+1]}"
 		# The directory holding a link is a real directory of the tree.
 		local dir
 		dir=$(dirname "$dst")
@@ -106,13 +100,46 @@ configure() {
 	echo "$want" > "$stamp"
 }
 
+# lint_record KIND STATE OBJTREE LOG: record the compiler and clippy
+# findings in our files of the units a build log shows compiled.
+lint_record() {
+	python3 "$REPO/scripts/style-lint.py" record --kind "$1" --state "$2" --objtree "$3" \
+		--log "$4" --repo "$REPO" --src "$SRC" --pristine "$PRISTINE" --dirs "${KERNEL_DIRS[@]}" \
+		$(lint_links)
+}
+
+# lint_build KIND STATE OBJTREE MAKE...: run a build, its output also in a
+# log, and record its findings per compiled unit (scripts/style-lint.py):
+# clippy reports a unit's findings only when it compiles the unit, so a
+# later build that finds the unit up to date still has them for make style.
+lint_build() {
+	local kind="$1" state="$2" objtree="$3" log unit rc=0
+	shift 3
+	log="$(dirname "$state")/$kind.log"
+	mkdir -p "$(dirname "$state")"
+	# The log of an interrupted build still tells what it compiled.
+	if [ -f "$log.pending" ]; then
+		lint_record "$kind" "$state" "$objtree" "$log.pending"
+	fi
+	# Units of ours without a record of a CLIPPY=1 compile are compiled
+	# again.
+	for unit in $(python3 "$REPO/scripts/style-lint.py" missing --kind "$kind" --state "$state" \
+			--repo "$REPO" --dirs "${KERNEL_DIRS[@]}" $(lint_links)); do
+		rm -f "$objtree/$unit"
+	done
+	"$@" 2>&1 | tee "$log.pending" || rc=$?
+	lint_record "$kind" "$state" "$objtree" "$log.pending"
+	mv "$log.pending" "$log"
+	return $rc
+}
+
 build_kernel() {
-	"${KMAKE[@]}" "$@" bzImage modules
+	lint_build kernel "$KERNEL_LINT_STATE" "$OUT" "${KMAKE[@]}" "$@" bzImage modules
 }
 
 build_module() {
 	mkdir -p "$MODOUT"
-	"${KMAKE[@]}" M="$REPO" MO="$MODOUT" "$@" modules
+	lint_build module "$MODULE_LINT_STATE" "$MODOUT" "${KMAKE[@]}" M="$REPO" MO="$MODOUT" "$@" modules
 }
 
 [ -f "$PRISTINE/.unpacked" ] || "$REPO/scripts/fetch-kernel.sh"

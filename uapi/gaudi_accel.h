@@ -31,7 +31,10 @@ enum drm_gaudi_ioctl_id {
 	DRM_GAUDI_GEM_CREATE = 1,
 	/** @DRM_GAUDI_GEM_INFO: describe a buffer object, see &struct drm_gaudi_gem_info. */
 	DRM_GAUDI_GEM_INFO = 2,
-	/** @DRM_GAUDI_GEM_MMAP_OFFSET: fake offset for mmap, see &struct drm_gaudi_gem_mmap_offset. */
+	/**
+	 * @DRM_GAUDI_GEM_MMAP_OFFSET: fake offset for mmap, see
+	 * &struct drm_gaudi_gem_mmap_offset.
+	 */
 	DRM_GAUDI_GEM_MMAP_OFFSET = 3,
 };
 

@@ -273,20 +273,20 @@ static int bench_run(enum bench_mode mode, unsigned int nr_entities,
 			failed++;
 	}
 	bench_engine_stats(cur.engine, &stats);
-	if (ret)
+	if (ret) {
 		reject(mode, nr_entities, "error", ret);
-	else if (failed)
+	} else if (failed) {
 		reject(mode, nr_entities, "failed_jobs", failed);
-	else if (atomic64_read(&cur.runs) != nr_jobs)
+	} else if (atomic64_read(&cur.runs) != nr_jobs) {
 		reject(mode, nr_entities, "runs", atomic64_read(&cur.runs));
-	else if (stats.submitted != nr_jobs || stats.completed != nr_jobs)
+	} else if (stats.submitted != nr_jobs || stats.completed != nr_jobs) {
 		reject(mode, nr_entities, "engine_completed", stats.completed);
-	else if (stats.overflows)
+	} else if (stats.overflows) {
 		reject(mode, nr_entities, "ring_overflows", stats.overflows);
-	else if (atomic64_read(&cur.order_errors))
+	} else if (atomic64_read(&cur.order_errors)) {
 		reject(mode, nr_entities, "order_errors",
 		       atomic64_read(&cur.order_errors));
-	else if (mode == BENCH_LATENCY) {
+	} else if (mode == BENCH_LATENCY) {
 		mean = 0;
 		for (i = 0; i < nr_jobs; i++)
 			mean += cur.latency[i];

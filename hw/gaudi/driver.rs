@@ -342,7 +342,7 @@ impl pci::Driver for GaudiPciDriver {
 
         dev_info!(
             pdev,
-            "Gaudi-class device {}: id {:#x} rev {}, interface {}.{}, {} queues, {} MiB device memory, self-test passed\n",
+            "device {}: id {:#x} rev {}, interface {}.{}, {} queues, {} MiB, self-test passed\n",
             info.0.instance,
             info.0.device_id,
             info.0.revision,
