@@ -398,7 +398,7 @@ const FAULT_AROUND: usize = 16;
 /// The pages are inserted inside a `drm_dev_enter()` section, and `drm_dev_unplug()` waits for
 /// such sections before it zaps the mappings, so no page of an unplugged device stays mapped.
 extern "C" fn fault(vmf: *mut bindings::vm_fault) -> bindings::vm_fault_t {
-    const SIGBUS: bindings::vm_fault_t = bindings::vm_fault_reason_VM_FAULT_SIGBUS as _;
+    const SIGBUS: bindings::vm_fault_t = bindings::vm_fault_reason_VM_FAULT_SIGBUS;
     // SAFETY: The MM core passes a live fault of a VMA with our operations, whose private data
     // is the GEM object that the VMA holds a reference to (`drm_gem_vm_open()`).
     let (vma, obj, pgoff, address) = unsafe {
@@ -425,7 +425,7 @@ extern "C" fn fault(vmf: *mut bindings::vm_fault) -> bindings::vm_fault_t {
     let Some(page) = (pgoff as u64).checked_sub(first).filter(|p| *p < pages) else {
         return SIGBUS;
     };
-    const NOPAGE: bindings::vm_fault_t = bindings::vm_fault_reason_VM_FAULT_NOPAGE as _;
+    const NOPAGE: bindings::vm_fault_t = bindings::vm_fault_reason_VM_FAULT_NOPAGE;
     // SAFETY: `vma` is live during the fault.
     let (vm_end, prot) = unsafe {
         (
