@@ -92,7 +92,8 @@ check: style guest host-tests
 	@scripts/vm.sh check
 	@$(BUILD)/bin/igt-summary $(foreach n,0 1,accel$(n)=$(BUILD)/results/accel$(n)/results.json) \
 		--kunit $(BUILD)/results/dmesg.txt --cargo $(BUILD)/cargo-test.log \
-		--kernel-log $(BUILD)/results/dmesg.txt --kmemleak $(BUILD)/results/kmemleak.txt
+		--kernel-log $(BUILD)/results/dmesg.txt --kmemleak $(BUILD)/results/kmemleak.txt \
+		--guest-failure $(BUILD)/results/failure
 
 bench: guest
 	@scripts/vm.sh bench

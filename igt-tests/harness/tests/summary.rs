@@ -274,6 +274,16 @@ fn kernel_trouble_fails() {
         "unreferenced object 0xffff888003a0c000 (size 64):\n",
     );
     assert_eq!(run(&["--kmemleak".into(), leak.display().to_string()]).0, 1);
+    // A guest failure file fails the run; its absence is clean.
+    let failure = write("failure", "accel-guest: rmmod failed\n");
+    let (code, out) = run(&["--guest-failure".into(), failure.display().to_string()]);
+    assert_eq!(code, 1);
+    assert!(out.contains("accel-guest: rmmod failed"), "{out}");
+    let absent = failure.with_file_name("no-such-failure");
+    assert_eq!(
+        run(&["--guest-failure".into(), absent.display().to_string()]).0,
+        0
+    );
     let cargo = write(
         "cargo-bad.log",
         "test result: FAILED. 1 passed; 2 failed; 0 ignored\n",

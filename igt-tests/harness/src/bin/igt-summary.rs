@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! igt-summary [LABEL=results.json ...] [--kunit DMESG] [--cargo LOG]
-//!             [--kernel-log DMESG] [--kmemleak FILE]
+//!             [--kernel-log DMESG] [--kmemleak FILE] [--guest-failure FILE]
 //! ```
 //!
 //! Every option may be repeated. The output is a table with one line per test (label, name,
@@ -30,6 +30,8 @@
 //! * `--kernel-log DMESG`: fails if the kernel log has a warning, BUG, oops, KASAN, UBSAN,
 //!   lockdep or hung-task report.
 //! * `--kmemleak FILE`: fails if the kmemleak report lists an unreferenced object.
+//! * `--guest-failure FILE`: fails if FILE exists; the guest writes it when a step outside the
+//!   tests fails (loading or unloading the driver).
 
 use std::{collections::BTreeMap, fs, process::ExitCode};
 
@@ -430,8 +432,22 @@ fn kmemleak(s: &mut Summary, path: &str) {
     }
 }
 
+fn guest_failure(s: &mut Summary, path: &str) {
+    match fs::read_to_string(path) {
+        Ok(t) => s.record("guest", "driver load and unload", "fail", || {
+            t.trim().to_string()
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => s.rows.push(Row {
+            label: "guest".into(),
+            name: "driver load and unload".into(),
+            result: "clean".into(),
+        }),
+        Err(e) => s.problem("guest", format!("cannot read {path}: {e}")),
+    }
+}
+
 const USAGE: &str = "usage: igt-summary [LABEL=results.json ...] [--kunit DMESG] [--cargo LOG] \
-                     [--kernel-log DMESG] [--kmemleak FILE]";
+                     [--kernel-log DMESG] [--kmemleak FILE] [--guest-failure FILE]";
 
 fn main() -> ExitCode {
     let mut s = Summary::default();
@@ -444,6 +460,7 @@ fn main() -> ExitCode {
             "--cargo" => Some(cargo),
             "--kernel-log" => Some(kernel_log),
             "--kmemleak" => Some(kmemleak),
+            "--guest-failure" => Some(guest_failure),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return ExitCode::SUCCESS;
