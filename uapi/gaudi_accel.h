@@ -36,6 +36,16 @@ enum drm_gaudi_ioctl_id {
 	 * &struct drm_gaudi_gem_mmap_offset.
 	 */
 	DRM_GAUDI_GEM_MMAP_OFFSET = 3,
+	/** @DRM_GAUDI_VM_BIND: map or unmap in the client's VM, see &struct drm_gaudi_vm_bind. */
+	DRM_GAUDI_VM_BIND = 4,
+	/** @DRM_GAUDI_CTX_CREATE: create a context, see &struct drm_gaudi_ctx_create. */
+	DRM_GAUDI_CTX_CREATE = 5,
+	/** @DRM_GAUDI_CTX_DESTROY: destroy a context, see &struct drm_gaudi_ctx_destroy. */
+	DRM_GAUDI_CTX_DESTROY = 6,
+	/** @DRM_GAUDI_SUBMIT: queue a command buffer, see &struct drm_gaudi_submit. */
+	DRM_GAUDI_SUBMIT = 7,
+	/** @DRM_GAUDI_CTX_QUERY: state of a context, see &struct drm_gaudi_ctx_query. */
+	DRM_GAUDI_CTX_QUERY = 8,
 };
 
 /**
@@ -183,6 +193,230 @@ struct drm_gaudi_gem_mmap_offset {
 	__u64 offset;
 };
 
+/**
+ * DOC: device virtual memory
+ *
+ * Every client (open file) has its own device virtual address space, its
+ * VM, in which the device executes the client's command buffers and
+ * accesses its buffers. Clients place buffer objects in it with
+ * %DRM_IOCTL_GAUDI_VM_BIND at addresses of their choice within
+ * [%DRM_GAUDI_VA_START, %DRM_GAUDI_VA_END). Addresses, offsets and sizes
+ * are multiples of %DRM_GAUDI_VM_PAGE_SIZE.
+ */
+#define DRM_GAUDI_VA_START		0x100000ull
+#define DRM_GAUDI_VA_END		(1ull << 47)
+#define DRM_GAUDI_VM_PAGE_SIZE		4096ull
+
+/* &struct drm_gaudi_vm_bind operations. */
+#define DRM_GAUDI_VM_BIND_OP_MAP	0
+#define DRM_GAUDI_VM_BIND_OP_UNMAP	1
+/* &struct drm_gaudi_vm_bind flags: the device may only read the mapping. */
+#define DRM_GAUDI_VM_BIND_READONLY	(1u << 0)
+
+/**
+ * struct drm_gaudi_vm_bind - argument of %DRM_IOCTL_GAUDI_VM_BIND.
+ *
+ * %DRM_GAUDI_VM_BIND_OP_MAP maps @size bytes of the object @handle, from
+ * @bo_offset, at @va. The range must be free (-EEXIST otherwise) and lie
+ * within the object (-EINVAL). The mapping holds a reference to the object.
+ *
+ * %DRM_GAUDI_VM_BIND_OP_UNMAP removes every mapping in [@va, @va + @size),
+ * splitting mappings that straddle its ends; @handle, @bo_offset and @flags
+ * must be zero. Unmapping waits until the jobs the client submitted before
+ * are done, so memory a running job uses stays valid until it ends. An
+ * unmap of a range that holds no mapping succeeds.
+ *
+ * Misaligned or empty ranges, ranges outside the VA window, unknown
+ * operations or flags and non-zero padding fail with -EINVAL; an unknown
+ * handle with -ENOENT.
+ */
+struct drm_gaudi_vm_bind {
+	/** @op: %DRM_GAUDI_VM_BIND_OP_MAP or %DRM_GAUDI_VM_BIND_OP_UNMAP. */
+	__u32 op;
+	/** @flags: %DRM_GAUDI_VM_BIND_READONLY (map only). */
+	__u32 flags;
+	/** @handle: the object to map. */
+	__u32 handle;
+	/** @pad: must be zero. */
+	__u32 pad;
+	/** @bo_offset: offset in the object of the first mapped byte. */
+	__u64 bo_offset;
+	/** @va: device virtual address of the range. */
+	__u64 va;
+	/** @size: length of the range in bytes. */
+	__u64 size;
+};
+
+/**
+ * enum drm_gaudi_priority - scheduling priority of a context.
+ */
+enum drm_gaudi_priority {
+	/** @DRM_GAUDI_PRIORITY_LOW: background work. */
+	DRM_GAUDI_PRIORITY_LOW = 0,
+	/** @DRM_GAUDI_PRIORITY_NORMAL: the default. */
+	DRM_GAUDI_PRIORITY_NORMAL = 1,
+	/** @DRM_GAUDI_PRIORITY_HIGH: latency-sensitive work. */
+	DRM_GAUDI_PRIORITY_HIGH = 2,
+};
+
+/**
+ * struct drm_gaudi_ctx_create - argument of %DRM_IOCTL_GAUDI_CTX_CREATE.
+ *
+ * A context executes command buffers in the client's VM, in submission
+ * order, on one of the device's hardware queues. Fails with -ENOSPC when
+ * the device has no free address-space id for the client's VM.
+ */
+struct drm_gaudi_ctx_create {
+	/** @flags: must be zero. */
+	__u32 flags;
+	/** @priority: one of &enum drm_gaudi_priority. */
+	__u32 priority;
+	/** @ctx_id: out: id of the new context, never zero. */
+	__u32 ctx_id;
+	/** @pad: must be zero. */
+	__u32 pad;
+};
+
+/**
+ * struct drm_gaudi_ctx_destroy - argument of %DRM_IOCTL_GAUDI_CTX_DESTROY.
+ *
+ * Jobs of the context that did not start are cancelled (their fences
+ * signal -ECANCELED); running ones complete.
+ */
+struct drm_gaudi_ctx_destroy {
+	/** @ctx_id: the context. */
+	__u32 ctx_id;
+	/** @pad: must be zero. */
+	__u32 pad;
+};
+
+/* &struct drm_gaudi_submit_bo flags. */
+#define DRM_GAUDI_SUBMIT_BO_READ	(1u << 0)
+#define DRM_GAUDI_SUBMIT_BO_WRITE	(1u << 1)
+
+/**
+ * struct drm_gaudi_submit_bo - an object a job uses, for implicit sync.
+ *
+ * The job waits for the object's writers (and, with
+ * %DRM_GAUDI_SUBMIT_BO_WRITE, its readers too) and is added to the
+ * object's reservation object as a reader or writer.
+ */
+struct drm_gaudi_submit_bo {
+	/** @handle: the object. */
+	__u32 handle;
+	/** @flags: %DRM_GAUDI_SUBMIT_BO_READ and/or %DRM_GAUDI_SUBMIT_BO_WRITE. */
+	__u32 flags;
+};
+
+/**
+ * struct drm_gaudi_sync - a syncobj a job waits for or signals.
+ *
+ * A zero @point names a binary syncobj; otherwise the timeline point.
+ */
+struct drm_gaudi_sync {
+	/** @handle: syncobj handle. */
+	__u32 handle;
+	/** @flags: must be zero. */
+	__u32 flags;
+	/** @point: timeline point, or 0. */
+	__u64 point;
+};
+
+#define DRM_GAUDI_SUBMIT_MAX_BOS	4096
+#define DRM_GAUDI_SUBMIT_MAX_SYNCS	256
+
+/**
+ * struct drm_gaudi_submit - argument of %DRM_IOCTL_GAUDI_SUBMIT.
+ *
+ * Queues the command buffer of @cb_size bytes at @cb_addr in the client's
+ * VM on context @ctx_id. The job runs once every in-syncobj fence and every
+ * implicit fence of @bos has signalled; its completion fence is installed
+ * in every out-syncobj (replacing a binary syncobj's fence, adding a
+ * timeline point) and in the objects' reservation objects.
+ *
+ * @cb_addr must be 8-byte aligned and @cb_size a non-zero multiple of 8 of
+ * at most 4 MiB. A job whose command buffer faults or holds a bad packet
+ * completes with an error on its fence (-EIO) and bans its context: later
+ * submits fail with -ECANCELED, %DRM_IOCTL_GAUDI_CTX_QUERY reports why.
+ *
+ * Errors: -EINVAL for bad alignment, sizes, counts, flags or padding;
+ * -ENOENT for an unknown context, object or syncobj; -EFAULT for bad
+ * array pointers; -ECANCELED for a banned context.
+ */
+struct drm_gaudi_submit {
+	/** @ctx_id: the context. */
+	__u32 ctx_id;
+	/** @flags: must be zero. */
+	__u32 flags;
+	/** @cb_addr: device virtual address of the command buffer. */
+	__u64 cb_addr;
+	/** @cb_size: size of the command buffer in bytes. */
+	__u32 cb_size;
+	/** @bo_count: entries at @bos, at most %DRM_GAUDI_SUBMIT_MAX_BOS. */
+	__u32 bo_count;
+	/** @bos: user pointer to &struct drm_gaudi_submit_bo entries. */
+	__u64 bos;
+	/** @in_sync_count: entries at @in_syncs, at most %DRM_GAUDI_SUBMIT_MAX_SYNCS. */
+	__u32 in_sync_count;
+	/** @out_sync_count: entries at @out_syncs, at most %DRM_GAUDI_SUBMIT_MAX_SYNCS. */
+	__u32 out_sync_count;
+	/** @in_syncs: user pointer to &struct drm_gaudi_sync entries to wait for. */
+	__u64 in_syncs;
+	/** @out_syncs: user pointer to &struct drm_gaudi_sync entries to signal. */
+	__u64 out_syncs;
+	/** @seqno: out: sequence number of the job on its context, from 1. */
+	__u64 seqno;
+};
+
+/**
+ * enum drm_gaudi_ctx_state - state of a context.
+ */
+enum drm_gaudi_ctx_state {
+	/** @DRM_GAUDI_CTX_STATE_OK: the context accepts jobs. */
+	DRM_GAUDI_CTX_STATE_OK = 0,
+	/** @DRM_GAUDI_CTX_STATE_BANNED: a job failed; submits are refused. */
+	DRM_GAUDI_CTX_STATE_BANNED = 1,
+};
+
+/*
+ * &struct drm_gaudi_ctx_query error codes: the device's queue error codes
+ * (see the device specification).
+ */
+#define DRM_GAUDI_ERR_NONE		0
+#define DRM_GAUDI_ERR_BAD_OPCODE	1
+#define DRM_GAUDI_ERR_BAD_PACKET	2
+#define DRM_GAUDI_ERR_MMU_FAULT		3
+#define DRM_GAUDI_ERR_NESTED_INDIRECT	4
+#define DRM_GAUDI_ERR_BUS		6
+#define DRM_GAUDI_ERR_TPC		7
+#define DRM_GAUDI_ERR_TIMEOUT		256
+
+/**
+ * struct drm_gaudi_ctx_query - argument of %DRM_IOCTL_GAUDI_CTX_QUERY.
+ */
+struct drm_gaudi_ctx_query {
+	/** @ctx_id: in: the context. */
+	__u32 ctx_id;
+	/** @flags: must be zero. */
+	__u32 flags;
+	/** @state: out: one of &enum drm_gaudi_ctx_state. */
+	__u32 state;
+	/** @error: out: DRM_GAUDI_ERR_* of the job that failed, or 0. */
+	__u32 error;
+	/** @error_seqno: out: sequence number of that job, or 0. */
+	__u64 error_seqno;
+	/** @fault_addr: out: faulting address of an MMU fault, or 0. */
+	__u64 fault_addr;
+	/** @error_packet: out: device address of the packet that failed, or 0. */
+	__u64 error_packet;
+	/** @fault_access: out: 1 read, 2 write, for an MMU fault; else 0. */
+	__u32 fault_access;
+	/** @pad: must be zero. */
+	__u32 pad;
+	/** @completed: out: sequence number of the last job that ended. */
+	__u64 completed;
+};
+
 /*
  * The driver's ioctl request numbers, in an anonymous enum rather than macros
  * so that bindgen resolves the values.
@@ -201,6 +435,21 @@ enum {
 	DRM_IOCTL_GAUDI_GEM_MMAP_OFFSET =
 		DRM_IOWR(DRM_COMMAND_BASE + DRM_GAUDI_GEM_MMAP_OFFSET,
 			 struct drm_gaudi_gem_mmap_offset),
+	/** @DRM_IOCTL_GAUDI_VM_BIND: see &struct drm_gaudi_vm_bind. */
+	DRM_IOCTL_GAUDI_VM_BIND =
+		DRM_IOWR(DRM_COMMAND_BASE + DRM_GAUDI_VM_BIND, struct drm_gaudi_vm_bind),
+	/** @DRM_IOCTL_GAUDI_CTX_CREATE: see &struct drm_gaudi_ctx_create. */
+	DRM_IOCTL_GAUDI_CTX_CREATE =
+		DRM_IOWR(DRM_COMMAND_BASE + DRM_GAUDI_CTX_CREATE, struct drm_gaudi_ctx_create),
+	/** @DRM_IOCTL_GAUDI_CTX_DESTROY: see &struct drm_gaudi_ctx_destroy. */
+	DRM_IOCTL_GAUDI_CTX_DESTROY =
+		DRM_IOWR(DRM_COMMAND_BASE + DRM_GAUDI_CTX_DESTROY, struct drm_gaudi_ctx_destroy),
+	/** @DRM_IOCTL_GAUDI_SUBMIT: see &struct drm_gaudi_submit. */
+	DRM_IOCTL_GAUDI_SUBMIT =
+		DRM_IOWR(DRM_COMMAND_BASE + DRM_GAUDI_SUBMIT, struct drm_gaudi_submit),
+	/** @DRM_IOCTL_GAUDI_CTX_QUERY: see &struct drm_gaudi_ctx_query. */
+	DRM_IOCTL_GAUDI_CTX_QUERY =
+		DRM_IOWR(DRM_COMMAND_BASE + DRM_GAUDI_CTX_QUERY, struct drm_gaudi_ctx_query),
 };
 
 #if defined(__cplusplus)

@@ -20,6 +20,16 @@ pub const DRM_GAUDI_GEM_CREATE: u32 = 1;
 pub const DRM_GAUDI_GEM_INFO: u32 = 2;
 /// `DRM_GAUDI_GEM_MMAP_OFFSET` of `enum drm_gaudi_ioctl_id`.
 pub const DRM_GAUDI_GEM_MMAP_OFFSET: u32 = 3;
+/// `DRM_GAUDI_VM_BIND` of `enum drm_gaudi_ioctl_id`.
+pub const DRM_GAUDI_VM_BIND: u32 = 4;
+/// `DRM_GAUDI_CTX_CREATE` of `enum drm_gaudi_ioctl_id`.
+pub const DRM_GAUDI_CTX_CREATE: u32 = 5;
+/// `DRM_GAUDI_CTX_DESTROY` of `enum drm_gaudi_ioctl_id`.
+pub const DRM_GAUDI_CTX_DESTROY: u32 = 6;
+/// `DRM_GAUDI_SUBMIT` of `enum drm_gaudi_ioctl_id`.
+pub const DRM_GAUDI_SUBMIT: u32 = 7;
+/// `DRM_GAUDI_CTX_QUERY` of `enum drm_gaudi_ioctl_id`.
+pub const DRM_GAUDI_CTX_QUERY: u32 = 8;
 
 /// `enum drm_gaudi_query_type`.
 pub const DRM_GAUDI_QUERY_DEVICE_INFO: u32 = 0;
@@ -34,6 +44,53 @@ pub const DRM_GAUDI_BO_DEVICE: u32 = 1 << 1;
 pub const DRM_GAUDI_BO_IMPORTED: u32 = 1 << 31;
 /// `DRM_GAUDI_BO_CREATE_FLAGS`: the flags `DRM_IOCTL_GAUDI_GEM_CREATE` accepts.
 pub const DRM_GAUDI_BO_CREATE_FLAGS: u32 = DRM_GAUDI_BO_WC | DRM_GAUDI_BO_DEVICE;
+
+/// `DRM_GAUDI_VA_START`: lowest address of a client VM.
+pub const DRM_GAUDI_VA_START: u64 = 0x100000;
+/// `DRM_GAUDI_VA_END`: end (exclusive) of a client VM.
+pub const DRM_GAUDI_VA_END: u64 = 1 << 47;
+/// `DRM_GAUDI_VM_PAGE_SIZE`: alignment of VM_BIND addresses, offsets and sizes.
+pub const DRM_GAUDI_VM_PAGE_SIZE: u64 = 4096;
+/// `DRM_GAUDI_VM_BIND_OP_MAP`.
+pub const DRM_GAUDI_VM_BIND_OP_MAP: u32 = 0;
+/// `DRM_GAUDI_VM_BIND_OP_UNMAP`.
+pub const DRM_GAUDI_VM_BIND_OP_UNMAP: u32 = 1;
+/// `DRM_GAUDI_VM_BIND_READONLY`: the device may only read the mapping.
+pub const DRM_GAUDI_VM_BIND_READONLY: u32 = 1 << 0;
+/// `enum drm_gaudi_priority`: background work.
+pub const DRM_GAUDI_PRIORITY_LOW: u32 = 0;
+/// `DRM_GAUDI_PRIORITY_NORMAL`: the default.
+pub const DRM_GAUDI_PRIORITY_NORMAL: u32 = 1;
+/// `DRM_GAUDI_PRIORITY_HIGH`: latency-sensitive work.
+pub const DRM_GAUDI_PRIORITY_HIGH: u32 = 2;
+/// `DRM_GAUDI_SUBMIT_BO_READ`.
+pub const DRM_GAUDI_SUBMIT_BO_READ: u32 = 1 << 0;
+/// `DRM_GAUDI_SUBMIT_BO_WRITE`.
+pub const DRM_GAUDI_SUBMIT_BO_WRITE: u32 = 1 << 1;
+/// `DRM_GAUDI_SUBMIT_MAX_BOS`.
+pub const DRM_GAUDI_SUBMIT_MAX_BOS: u32 = 4096;
+/// `DRM_GAUDI_SUBMIT_MAX_SYNCS`.
+pub const DRM_GAUDI_SUBMIT_MAX_SYNCS: u32 = 256;
+/// `enum drm_gaudi_ctx_state`: the context accepts jobs.
+pub const DRM_GAUDI_CTX_STATE_OK: u32 = 0;
+/// `DRM_GAUDI_CTX_STATE_BANNED`: a job failed; submits are refused.
+pub const DRM_GAUDI_CTX_STATE_BANNED: u32 = 1;
+/// `DRM_GAUDI_ERR_NONE`.
+pub const DRM_GAUDI_ERR_NONE: u32 = 0;
+/// `DRM_GAUDI_ERR_BAD_OPCODE`.
+pub const DRM_GAUDI_ERR_BAD_OPCODE: u32 = 1;
+/// `DRM_GAUDI_ERR_BAD_PACKET`.
+pub const DRM_GAUDI_ERR_BAD_PACKET: u32 = 2;
+/// `DRM_GAUDI_ERR_MMU_FAULT`.
+pub const DRM_GAUDI_ERR_MMU_FAULT: u32 = 3;
+/// `DRM_GAUDI_ERR_NESTED_INDIRECT`.
+pub const DRM_GAUDI_ERR_NESTED_INDIRECT: u32 = 4;
+/// `DRM_GAUDI_ERR_BUS`.
+pub const DRM_GAUDI_ERR_BUS: u32 = 6;
+/// `DRM_GAUDI_ERR_TPC`.
+pub const DRM_GAUDI_ERR_TPC: u32 = 7;
+/// `DRM_GAUDI_ERR_TIMEOUT`: the job exceeded its time.
+pub const DRM_GAUDI_ERR_TIMEOUT: u32 = 256;
 
 /// Encodes an ioctl request number the way `asm-generic/ioctl.h` does.
 pub const fn ioc(dir: u32, ty: u32, nr: u32, size: usize) -> u32 {
@@ -119,6 +176,87 @@ pub struct drm_gaudi_gem_mmap_offset {
     pub offset: u64,
 }
 
+/// `struct drm_gaudi_vm_bind`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct drm_gaudi_vm_bind {
+    pub op: u32,
+    pub flags: u32,
+    pub handle: u32,
+    pub pad: u32,
+    pub bo_offset: u64,
+    pub va: u64,
+    pub size: u64,
+}
+
+/// `struct drm_gaudi_ctx_create`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct drm_gaudi_ctx_create {
+    pub flags: u32,
+    pub priority: u32,
+    pub ctx_id: u32,
+    pub pad: u32,
+}
+
+/// `struct drm_gaudi_ctx_destroy`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct drm_gaudi_ctx_destroy {
+    pub ctx_id: u32,
+    pub pad: u32,
+}
+
+/// `struct drm_gaudi_submit_bo`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct drm_gaudi_submit_bo {
+    pub handle: u32,
+    pub flags: u32,
+}
+
+/// `struct drm_gaudi_sync`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct drm_gaudi_sync {
+    pub handle: u32,
+    pub flags: u32,
+    pub point: u64,
+}
+
+/// `struct drm_gaudi_submit`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct drm_gaudi_submit {
+    pub ctx_id: u32,
+    pub flags: u32,
+    pub cb_addr: u64,
+    pub cb_size: u32,
+    pub bo_count: u32,
+    pub bos: u64,
+    pub in_sync_count: u32,
+    pub out_sync_count: u32,
+    pub in_syncs: u64,
+    pub out_syncs: u64,
+    pub seqno: u64,
+}
+
+/// `struct drm_gaudi_ctx_query`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct drm_gaudi_ctx_query {
+    pub ctx_id: u32,
+    pub flags: u32,
+    pub state: u32,
+    pub error: u32,
+    pub error_seqno: u64,
+    pub fault_addr: u64,
+    pub error_packet: u64,
+    pub fault_access: u32,
+    pub pad: u32,
+    pub completed: u64,
+}
+
 /// `DRM_IOCTL_GAUDI_QUERY`.
 pub const DRM_IOCTL_GAUDI_QUERY: u32 =
     drm_iowr::<drm_gaudi_query>(DRM_COMMAND_BASE + DRM_GAUDI_QUERY);
@@ -131,3 +269,18 @@ pub const DRM_IOCTL_GAUDI_GEM_INFO: u32 =
 /// `DRM_IOCTL_GAUDI_GEM_MMAP_OFFSET`.
 pub const DRM_IOCTL_GAUDI_GEM_MMAP_OFFSET: u32 =
     drm_iowr::<drm_gaudi_gem_mmap_offset>(DRM_COMMAND_BASE + DRM_GAUDI_GEM_MMAP_OFFSET);
+/// `DRM_IOCTL_GAUDI_VM_BIND`.
+pub const DRM_IOCTL_GAUDI_VM_BIND: u32 =
+    drm_iowr::<drm_gaudi_vm_bind>(DRM_COMMAND_BASE + DRM_GAUDI_VM_BIND);
+/// `DRM_IOCTL_GAUDI_CTX_CREATE`.
+pub const DRM_IOCTL_GAUDI_CTX_CREATE: u32 =
+    drm_iowr::<drm_gaudi_ctx_create>(DRM_COMMAND_BASE + DRM_GAUDI_CTX_CREATE);
+/// `DRM_IOCTL_GAUDI_CTX_DESTROY`.
+pub const DRM_IOCTL_GAUDI_CTX_DESTROY: u32 =
+    drm_iowr::<drm_gaudi_ctx_destroy>(DRM_COMMAND_BASE + DRM_GAUDI_CTX_DESTROY);
+/// `DRM_IOCTL_GAUDI_SUBMIT`.
+pub const DRM_IOCTL_GAUDI_SUBMIT: u32 =
+    drm_iowr::<drm_gaudi_submit>(DRM_COMMAND_BASE + DRM_GAUDI_SUBMIT);
+/// `DRM_IOCTL_GAUDI_CTX_QUERY`.
+pub const DRM_IOCTL_GAUDI_CTX_QUERY: u32 =
+    drm_iowr::<drm_gaudi_ctx_query>(DRM_COMMAND_BASE + DRM_GAUDI_CTX_QUERY);
