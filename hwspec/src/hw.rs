@@ -195,8 +195,9 @@ pub mod queue {
     pub const Q_RESET: usize = 0x34;
     /// Last reset request handled, RO, u32.
     pub const Q_RESET_ACK: usize = 0x38;
-    /// Packets executed by this queue (wraps), RO, u32.
-    pub const Q_PKTS: usize = 0x3c;
+    /// Where a reset resumes, RW, u32: the device sets `Q_HEAD` to it (a free-running byte
+    /// counter between the failed `Q_HEAD` and `Q_TAIL`, 8-byte aligned).
+    pub const Q_RESUME: usize = 0x3c;
 
     /// Registers of a queue block: name as in the spec, offset, size.
     pub const QUEUE_REGISTERS: &[(&str, usize, usize)] = &[
@@ -212,7 +213,7 @@ pub mod queue {
         ("Q_ERR_INFO", Q_ERR_INFO, 4),
         ("Q_RESET", Q_RESET, 4),
         ("Q_RESET_ACK", Q_RESET_ACK, 4),
-        ("Q_PKTS", Q_PKTS, 4),
+        ("Q_RESUME", Q_RESUME, 4),
     ];
 
     /// `Q_CTRL`: the queue fetches packets.
@@ -420,7 +421,7 @@ pub mod packet {
 /// An instruction is a 64-bit word: opcode in bits 7:0, `rd` in 15:8, `ra` in 23:16, `rb` in
 /// 31:24 and a signed 32-bit immediate in 63:32. A core has 32 scalar registers `s0..s31`
 /// (64-bit integers), 16 vector registers `v0..v15` of [`VLEN`] fp32 lanes and a vector
-/// length `vl` (1..=[`VLEN`], reset to [`VLEN`]). Each grid point starts at instruction 0 with
+/// length `vl` (0..=[`VLEN`], [`VLEN`] at the start of a grid point). Each grid point starts at instruction 0 with
 /// every register zero and runs until `halt`; a grid point that executes more than
 /// [`BUDGET`] instructions, an invalid encoding or a branch outside the kernel stops the
 /// queue with `ERR_TPC`.
@@ -537,7 +538,7 @@ pub mod tpc {
         pub const ST: u8 = 0x25;
         /// u32 at `[sa + imm] = sb` (low half).
         pub const STW: u8 = 0x26;
-        /// `vl = clamp(sa, 1, VLEN)` (0 gives 1... see spec); `sd = vl`.
+        /// `vl = min(sa, VLEN)` (unsigned; 0 makes vector memory accesses no-ops); `sd = vl`.
         pub const SETVL: u8 = 0x30;
         /// Loads `vl` fp32 lanes from `[sa + imm]`; lanes from `vl` on become 0.
         pub const VLD: u8 = 0x31;
