@@ -182,7 +182,7 @@ fn main() {
                 let f = if *f == "type" { "type_" } else { f };
                 rs += &format!("const _: () = assert!(core::mem::offset_of!({s}, {f}) == {n});\n")
             }
-            ["const", k, v] => rs += &format!("const _: () = assert!({k} as u64 == {v});\n"),
+            ["const", k, v] => rs += &format!("const _: () = assert!({k} as u128 == {v});\n"),
             _ => panic!("unexpected probe output {line}"),
         }
     }
