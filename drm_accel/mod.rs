@@ -42,10 +42,12 @@
 //!
 //! # Execution
 //!
-//! [`sched`] provides DMA fences.
+//! [`sched`] provides DMA fences, a job queue and syncobj helpers; [`vm`] builds device page
+//! tables.
 
 pub mod gem;
 pub mod sched;
+pub mod vm;
 
 use crate::{bindings, ffi, ioctl, prelude::*, uapi};
 

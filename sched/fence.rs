@@ -162,14 +162,19 @@ impl Timeline {
     /// The fence takes the next sequence number: fences must be signalled in the order they
     /// were created.
     pub fn new_fence(&self) -> Result<PendingFence> {
-        let raw = KBox::new(
-            RawFence {
-                base: Opaque::uninit(),
-                driver_name: self.driver_name,
-                timeline_name: self.name,
-            },
-            GFP_KERNEL,
-        )?;
+        Ok(self.arm_fence(FenceMemory::new()?))
+    }
+
+    /// Turns `mem` into the next fence of the timeline without allocating.
+    ///
+    /// Like [`Timeline::arm_fence_pair`], this is the step that takes the sequence number: a
+    /// producer that must not allocate where it publishes fences (the `run` step of a job
+    /// queue's backend, which is a fence signalling section) allocates the memory early and
+    /// arms it under the lock that orders its fences.
+    pub fn arm_fence(&self, mem: FenceMemory) -> PendingFence {
+        let mut raw = mem.raw;
+        raw.driver_name = self.driver_name;
+        raw.timeline_name = self.name;
         let seqno = self.next_seqno.fetch_add(1, Ordering::Relaxed);
         let base = raw.base.get();
         // INVARIANT: From here on the allocation belongs to the fence's reference count; the
@@ -183,7 +188,7 @@ impl Timeline {
         // SAFETY: `dma_fence_init64` initialised the fence with a reference count of one,
         // which the producer takes over.
         let fence = unsafe { ARef::from_raw(NonNull::new_unchecked(base.cast::<Fence>())) };
-        Ok(PendingFence { fence })
+        PendingFence { fence }
     }
 
     /// Allocates the next fence of `self` and the next fence of `second` together, in one
@@ -251,6 +256,35 @@ impl Timeline {
             PendingFence { fence: first },
             PendingFence { fence: second },
         )
+    }
+}
+
+/// The memory of a fence that has no sequence number yet: see [`Timeline::arm_fence`].
+/// Dropping it frees the memory; no fence was ever published.
+pub struct FenceMemory {
+    raw: KBox<RawFence>,
+}
+
+// SAFETY: The memory of a fence that was not armed is plain memory that nothing else refers to:
+// it may move to, and be freed on, any thread.
+unsafe impl Send for FenceMemory {}
+
+// SAFETY: A shared `FenceMemory` gives access to nothing.
+unsafe impl Sync for FenceMemory {}
+
+impl FenceMemory {
+    /// Allocates the memory of a fence.
+    pub fn new() -> Result<Self> {
+        // The names are set when the fence is armed.
+        let raw = KBox::new(
+            RawFence {
+                base: Opaque::uninit(),
+                driver_name: c"",
+                timeline_name: c"",
+            },
+            GFP_KERNEL,
+        )?;
+        Ok(Self { raw })
     }
 }
 

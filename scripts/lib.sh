@@ -10,6 +10,7 @@ export REPO
 # linked into the kernel tree: "path in tree" "path in repo".
 TREE_LINKS=(
 	"rust/kernel/drm/accel/mod.rs" "drm_accel/mod.rs"
+	"rust/kernel/drm/accel/vm.rs" "drm_accel/vm.rs"
 	"rust/kernel/drm/accel/gem" "gem"
 	"rust/kernel/drm/accel/sched" "sched"
 )

@@ -8,22 +8,37 @@ use core::{
 };
 
 use kernel::{
-    device::{Core, DeviceContext},
+    device::{self, Bound, Core, DeviceContext},
     dma::Coherent,
-    drm::{self, accel::gem::vram::DeviceMemory},
+    drm::{
+        self,
+        accel::{
+            gem::vram::DeviceMemory,
+            sched::queue::{Config, JobQueue},
+        },
+    },
     io::{io_read, io_write, poll, Io},
     irq::{self, IrqReturn},
+    new_mutex,
     pci::{self, IrqType, IrqTypes, IrqVectorRegistration},
     prelude::*,
+    sync::{Arc, Mutex},
     time::Delta,
     transmute::AsBytes,
 };
 
 use crate::{
+    engine::{Engine, ErrorIrq, QueueBackend, QueueIrq, Shared, QUEUE_DEPTH},
     file::FileData,
     gem::{Bo, BoStats},
+    hw::regs as hwregs,
     regs, uapi,
 };
+
+/// How long a job may run at the head of its hardware queue.
+const JOB_TIMEOUT: Delta = Delta::from_secs(10);
+/// Jobs a context may have queued and not yet on the hardware.
+const CTX_DEPTH: u32 = 256;
 
 /// The DRM driver.
 pub(crate) struct GaudiDriver;
@@ -35,7 +50,7 @@ pub(crate) type GaudiDevice<Ctx = drm::Normal> = drm::Device<GaudiDriver, Ctx>;
 pub(crate) struct GaudiPciDriver;
 
 type IvshmemBar<'bound> = pci::Bar<'bound, { regs::BAR_IVSHMEM_SIZE }>;
-type RegsBar<'bound> = pci::Bar<'bound, { regs::REGS_SIZE }>;
+type RegsBar<'bound> = pci::Bar<'bound, { hwregs::REGS_SIZE }>;
 
 /// Device information as `DRM_GAUDI_QUERY_DEVICE_INFO` reports it.
 #[repr(transparent)]
@@ -57,12 +72,34 @@ pub(crate) struct GaudiData {
     pub(crate) vram: DeviceMemory,
     /// Accounting of the live buffer objects.
     pub(crate) bo_stats: BoStats,
+    /// Hardware queues and address spaces; they fail cleanly once the device is unbound.
+    pub(crate) engine: Arc<Engine>,
+    /// One job queue per hardware queue.
+    queues: KVec<JobQueue<QueueBackend>>,
+    /// Where the next context goes.
+    next_queue: AtomicU32,
+    /// Serializes the implicit synchronisation of submits.
+    #[pin]
+    pub(crate) submit_lock: Mutex<()>,
+}
+
+impl GaudiData {
+    /// The job queue of a new context: the hardware queues take contexts in turn.
+    pub(crate) fn pick_queue(&self) -> Result<&JobQueue<QueueBackend>> {
+        let n = self.queues.len();
+        if n == 0 {
+            return Err(ENODEV);
+        }
+        let i = self.next_queue.fetch_add(1, Ordering::Relaxed) as usize % n;
+        self.queues.get(i).ok_or(ENODEV)
+    }
 }
 
 /// Data the ioctls see while the device is registered.
-#[pin_data]
-pub(crate) struct GaudiRegData {
+pub(crate) struct GaudiRegData<'a> {
     pub(crate) info: DeviceInfo,
+    /// The bound parent device.
+    pub(crate) dev: &'a device::Device<Bound>,
 }
 
 /// Counts the control interrupts of a device.
@@ -108,8 +145,8 @@ impl<'bound> Hw<'bound> {
         ivshmem: IvshmemBar<'bound>,
         regs: RegsBar<'bound>,
     ) -> Result<Self> {
-        let signature = read64::<{ regs::SIGNATURE }>(&regs);
-        if signature != regs::SIGNATURE_VALUE {
+        let signature = read64::<{ hwregs::SIGNATURE }>(&regs);
+        if signature != hwregs::SIGNATURE_VALUE {
             dev_err!(
                 pdev,
                 "no Gaudi-class device behind this ivshmem function (signature {signature:#x})\n"
@@ -117,8 +154,8 @@ impl<'bound> Hw<'bound> {
             return Err(ENODEV);
         }
 
-        let version = regs.read32(regs::VERSION);
-        if version >> 16 != regs::VERSION_MAJOR {
+        let version = regs.read32(hwregs::VERSION);
+        if version >> 16 != hwregs::VERSION_MAJOR {
             dev_err!(
                 pdev,
                 "unsupported interface version {}.{}\n",
@@ -128,31 +165,31 @@ impl<'bound> Hw<'bound> {
             return Err(ENODEV);
         }
 
-        let status = regs.read32(regs::STATUS);
-        if status & regs::STATUS_READY == 0 || status & regs::STATUS_ERROR != 0 {
+        let status = regs.read32(hwregs::STATUS);
+        if status & hwregs::STATUS_READY == 0 || status & hwregs::STATUS_ERROR != 0 {
             dev_err!(pdev, "device not ready (status {status:#x})\n");
             return Err(EIO);
         }
 
-        let peer = regs.read32(regs::DOORBELL_PEER);
+        let peer = regs.read32(hwregs::DOORBELL_PEER);
         let own = ivshmem.read32(regs::IVSHMEM_IVPOSITION);
         if peer > u32::from(u16::MAX) || peer == own {
             dev_err!(pdev, "invalid doorbell peer {peer} (own peer id {own})\n");
             return Err(EIO);
         }
 
-        let vectors = regs.read32(regs::NUM_VECTORS);
-        if vectors < regs::MSIX_MIN_VECTORS {
+        let vectors = regs.read32(hwregs::NUM_VECTORS);
+        if vectors < hwregs::NUM_VECTORS_MIN {
             dev_err!(
                 pdev,
                 "device has {vectors} interrupt vectors, {} needed\n",
-                regs::MSIX_MIN_VECTORS
+                hwregs::NUM_VECTORS_MIN
             );
             return Err(ENODEV);
         }
 
-        let dram_offset = read64::<{ regs::DRAM_OFFSET }>(&regs);
-        if dram_offset < regs::REGS_SIZE as u64 {
+        let dram_offset = read64::<{ hwregs::DRAM_OFFSET }>(&regs);
+        if dram_offset < hwregs::REGS_SIZE as u64 {
             dev_err!(
                 pdev,
                 "device memory at {dram_offset:#x} overlaps the registers\n"
@@ -177,17 +214,17 @@ impl<'bound> Hw<'bound> {
     /// DMAs into a driver buffer and raises the control interrupt.
     fn selftest(&self, pdev: &pci::Device<Core<'_>>, irq: &ControlIrq) -> Result {
         let buf: Coherent<[u64]> = Coherent::zeroed_slice(pdev.as_ref(), 1, GFP_KERNEL)?;
-        let instance = u64::from(self.regs.read32(regs::INSTANCE));
+        let instance = u64::from(self.regs.read32(hwregs::INSTANCE));
         let pattern = 0x0123_4567_89ab_cdef_u64 ^ (instance << 40);
         let irqs_before = irq.events.load(Ordering::Acquire);
 
-        write64::<{ regs::SELFTEST_ADDR }>(&self.regs, buf.dma_address());
-        write64::<{ regs::SELFTEST_PATTERN }>(&self.regs, pattern);
+        write64::<{ hwregs::SELFTEST_ADDR }>(&self.regs, buf.dma_address());
+        write64::<{ hwregs::SELFTEST_PATTERN }>(&self.regs, pattern);
         self.regs
-            .write32(regs::SELFTEST_STATUS_IDLE, regs::SELFTEST_STATUS);
+            .write32(hwregs::SELFTEST_STATUS_IDLE, hwregs::SELFTEST_STATUS);
         self.regs
-            .write32(regs::SELFTEST_CTRL_START, regs::SELFTEST_CTRL);
-        self.ring(regs::DOORBELL_CONTROL);
+            .write32(hwregs::SELFTEST_CTRL_START, hwregs::SELFTEST_CTRL);
+        self.ring(hwregs::DOORBELL_CONTROL);
 
         poll::read_poll_timeout(
             || Ok(irq.events.load(Ordering::Acquire)),
@@ -197,8 +234,8 @@ impl<'bound> Hw<'bound> {
         )
         .inspect_err(|_| dev_err!(pdev, "self-test: no interrupt from the device\n"))?;
 
-        let status = self.regs.read32(regs::SELFTEST_STATUS);
-        if status != regs::SELFTEST_STATUS_DONE {
+        let status = self.regs.read32(hwregs::SELFTEST_STATUS);
+        if status != hwregs::SELFTEST_STATUS_DONE {
             dev_err!(pdev, "self-test: device reported status {status}\n");
             return Err(EIO);
         }
@@ -223,8 +260,8 @@ impl<'bound> Hw<'bound> {
     /// The bookkeeping lives in the DRM device's data and may outlive the binding; its kernel
     /// mapping of the BAR is a device resource of `pdev`, unmapped at unbind.
     fn device_memory(&self, pdev: &pci::Device<Core<'_>>) -> Result<DeviceMemory> {
-        let offset = read64::<{ regs::DRAM_OFFSET }>(&self.regs);
-        let size = read64::<{ regs::DRAM_SIZE }>(&self.regs);
+        let offset = read64::<{ hwregs::DRAM_OFFSET }>(&self.regs);
+        let size = read64::<{ hwregs::DRAM_SIZE }>(&self.regs);
         DeviceMemory::new(pdev, regs::BAR_SHARED, offset, size).inspect_err(|_| {
             dev_err!(
                 pdev,
@@ -235,16 +272,17 @@ impl<'bound> Hw<'bound> {
 
     fn info(&self, pdev: &pci::Device<Core<'_>>) -> DeviceInfo {
         DeviceInfo(uapi::drm_gaudi_device_info {
-            device_id: self.regs.read32(regs::DEVICE_ID),
-            revision: self.regs.read32(regs::REVISION),
-            hw_version: self.regs.read32(regs::VERSION),
-            num_queues: self.regs.read32(regs::NUM_QUEUES),
-            dram_size: read64::<{ regs::DRAM_SIZE }>(&self.regs),
+            device_id: self.regs.read32(hwregs::DEVICE_ID),
+            revision: self.regs.read32(hwregs::REVISION),
+            hw_version: self.regs.read32(hwregs::VERSION),
+            num_queues: self.regs.read32(hwregs::NUM_QUEUES),
+            dram_size: read64::<{ hwregs::DRAM_SIZE }>(&self.regs),
             pci_vendor: pdev.vendor_id().as_raw(),
             pci_device: pdev.device_id(),
             pci_bdf: pdev.dev_id(),
             pad: 0,
-            instance: self.regs.read32(regs::INSTANCE),
+            instance: self.regs.read32(hwregs::INSTANCE),
+            // Probe fails if the self-test does, so a bound device has passed it.
             selftest_passed: 1,
         })
     }
@@ -254,26 +292,33 @@ impl<'bound> Hw<'bound> {
 ///
 /// The teardown order matters and is spelled out in [`Drop`] rather than left to the order of
 /// the fields: the accel node goes first (`drm_dev_unplug()`: no ioctl, mapping or attach
-/// reaches the device after it), then the interrupt handler, then the interrupt vectors that
-/// the handler's registration borrows, and the BARs last.
+/// reaches the device after it), then the device's queues and address spaces are stopped and
+/// the jobs on them failed, then the interrupt handlers, then the interrupt vectors that the
+/// handlers' registrations borrow. The BARs are device resources, revoked after this.
 pub(crate) struct GaudiPciData<'bound> {
     drm: ManuallyDrop<drm::Registration<'bound, GaudiDriver>>,
+    engine: Arc<Engine>,
+    queue_irqs: ManuallyDrop<KVec<Pin<KBox<irq::Registration<'bound, QueueIrq>>>>>,
+    error_irq: ManuallyDrop<Pin<KBox<irq::Registration<'bound, ErrorIrq>>>>,
     irq: ManuallyDrop<Pin<KBox<irq::Registration<'bound, ControlIrq>>>>,
-    /// Borrowed by `irq` (see [`GaudiPciDriver::probe`]).
+    /// Borrowed by the interrupt registrations (see [`GaudiPciDriver::probe`]).
     vectors: ManuallyDrop<KBox<IrqVectorRegistration<'bound>>>,
-    _hw: Hw<'bound>,
 }
 
 impl Drop for GaudiPciData<'_> {
     fn drop(&mut self) {
         // SAFETY: Each field is dropped exactly once, here, and not used afterwards. The order
-        // is the one documented on the type: `irq` borrows `vectors`, so it goes before them.
+        // is the one documented on the type: the interrupt registrations borrow `vectors`, so
+        // they go before them.
+        unsafe { ManuallyDrop::drop(&mut self.drm) };
+        self.engine.shutdown();
+        // SAFETY: As above.
         unsafe {
-            ManuallyDrop::drop(&mut self.drm);
+            ManuallyDrop::drop(&mut self.queue_irqs);
+            ManuallyDrop::drop(&mut self.error_irq);
             ManuallyDrop::drop(&mut self.irq);
             ManuallyDrop::drop(&mut self.vectors);
         }
-        // `_hw` is dropped after this function returns.
     }
 }
 
@@ -303,23 +348,23 @@ impl pci::Driver for GaudiPciDriver {
             regs::BAR_IVSHMEM,
             c"gaudi-ivshmem",
         )?;
-        let regs_bar =
-            pdev.iomap_region_sized::<{ regs::REGS_SIZE }>(regs::BAR_SHARED, c"gaudi-shared")?;
+        let regs_bar = pdev
+            .iomap_region_sized::<{ hwregs::REGS_SIZE }>(regs::BAR_SHARED, c"gaudi-shared")?;
         let hw = Hw::new(pdev, ivshmem, regs_bar)?;
+        // The device recognises accesses to its own memory by their bus address.
+        write64::<{ hwregs::BAR2_BASE }>(&hw.regs, pdev.resource_start(regs::BAR_SHARED)?);
 
+        let nvec = hwregs::NUM_VECTORS_MIN;
         let msix = IrqTypes::default().with(IrqType::MsiX);
-        let vectors = KBox::new(
-            pdev.alloc_irq_vectors(regs::MSIX_MIN_VECTORS, regs::MSIX_MIN_VECTORS, msix)?,
-            GFP_KERNEL,
-        )?;
+        let vectors = KBox::new(pdev.alloc_irq_vectors(nvec, nvec, msix)?, GFP_KERNEL)?;
         // SAFETY: The vector registration lives in its own allocation, which does not move when
         // the box does, until `vectors` is dropped. Everything that borrows it through
-        // `vectors_ref` is dropped first: `irq` is declared after `vectors` in this function (so
-        // it is dropped first if probe fails), and `GaudiPciData::drop` drops it before
-        // `vectors`.
+        // `vectors_ref` is dropped first: the interrupt registrations are declared after
+        // `vectors` in this function (so they are dropped first if probe fails), and
+        // `GaudiPciData::drop` drops them before `vectors`.
         let vectors_ref: &'bound IrqVectorRegistration<'bound> =
             unsafe { &*core::ptr::from_ref::<IrqVectorRegistration<'bound>>(&*vectors) };
-        let request = vectors_ref.index(regs::MSIX_CONTROL as usize)?;
+        let request = vectors_ref.index(hwregs::VECTOR_CONTROL as usize)?;
 
         // SAFETY: The registration is stored in the driver data and dropped with it, never
         // forgotten.
@@ -339,6 +384,60 @@ impl pci::Driver for GaudiPciDriver {
 
         hw.selftest(pdev, irq.handler())?;
         let info = hw.info(pdev);
+        let vram = hw.device_memory(pdev)?;
+
+        let Hw {
+            ivshmem,
+            regs: regs_bar,
+            peer,
+        } = hw;
+        let shared = Arc::new(
+            Shared::new(pdev.as_ref(), regs_bar.into_devres()?, ivshmem.into_devres()?, peer)?,
+            GFP_KERNEL,
+        )?;
+        let engine = Engine::new(pdev.as_ref(), shared)
+            .inspect_err(|e| dev_err!(pdev, "queues did not come up: {e:?}\n"))?;
+
+        let request = vectors_ref.index(hwregs::VECTOR_ERROR as usize)?;
+        // SAFETY: As above.
+        let error_irq = KBox::pin_init(
+            unsafe {
+                irq::Registration::new(
+                    request.into(),
+                    irq::Flags::TRIGGER_NONE,
+                    c"gaudi-error",
+                    Ok::<_, Error>(engine.error_irq()?),
+                )
+            },
+            GFP_KERNEL,
+        )?;
+        let mut queue_irqs = KVec::new();
+        let mut queues = KVec::new();
+        for q in 0..engine.queues.len() {
+            let request = vectors_ref.index(hwregs::vector_queue(q as u32) as usize)?;
+            let handler = engine.queue_irq(q).ok_or(EINVAL)?;
+            // SAFETY: As above.
+            let reg = KBox::pin_init(
+                unsafe {
+                    irq::Registration::new(
+                        request.into(),
+                        irq::Flags::TRIGGER_NONE,
+                        c"gaudi-queue",
+                        Ok::<_, Error>(handler),
+                    )
+                },
+                GFP_KERNEL,
+            )?;
+            queue_irqs.push(reg, GFP_KERNEL)?;
+            let backend = engine.backend(q).ok_or(EINVAL)?;
+            let config = Config {
+                name: c"gaudi-queue",
+                credits: QUEUE_DEPTH,
+                entity_depth: CTX_DEPTH,
+                timeout: JOB_TIMEOUT,
+            };
+            queues.push(JobQueue::new(backend, config)?, GFP_KERNEL)?;
+        }
 
         dev_info!(
             pdev,
@@ -352,23 +451,35 @@ impl pci::Driver for GaudiPciDriver {
             info.0.dram_size >> 20,
         );
 
-        let vram = hw.device_memory(pdev)?;
+        let data_engine = engine.clone();
         let data = try_pin_init!(GaudiData {
             vram,
             bo_stats: BoStats::default(),
+            engine: data_engine,
+            queues,
+            next_queue: AtomicU32::new(0),
+            submit_lock <- new_mutex!(()),
         }? Error);
         let unregistered = drm::UnregisteredDevice::<GaudiDriver>::new(pdev, data)?;
+        let bound: &'bound device::Device<Bound> = pdev.as_ref();
         // SAFETY: The registration is stored in the driver data and dropped with it, never
         // forgotten.
         let drm = unsafe {
-            drm::Registration::new(pdev.as_ref(), unregistered, GaudiRegData { info }, 0)?
+            drm::Registration::new(
+                pdev.as_ref(),
+                unregistered,
+                GaudiRegData { info, dev: bound },
+                0,
+            )?
         };
 
         Ok(GaudiPciData {
             drm: ManuallyDrop::new(drm),
+            engine,
+            queue_irqs: ManuallyDrop::new(queue_irqs),
+            error_irq: ManuallyDrop::new(error_irq),
             irq: ManuallyDrop::new(irq),
             vectors: ManuallyDrop::new(vectors),
-            _hw: hw,
         })
     }
 }
@@ -384,7 +495,7 @@ const INFO: drm::DriverInfo = drm::DriverInfo {
 #[vtable]
 impl drm::Driver for GaudiDriver {
     type Data = GaudiData;
-    type RegistrationData<'a> = GaudiRegData;
+    type RegistrationData<'a> = GaudiRegData<'a>;
     type File = FileData;
     type Object = Bo;
     type ParentDevice<Ctx: DeviceContext> = pci::Device<Ctx>;
@@ -400,5 +511,10 @@ impl drm::Driver for GaudiDriver {
         (GAUDI_GEM_CREATE, drm_gaudi_gem_create, 0, FileData::gem_create),
         (GAUDI_GEM_INFO, drm_gaudi_gem_info, 0, FileData::gem_info),
         (GAUDI_GEM_MMAP_OFFSET, drm_gaudi_gem_mmap_offset, 0, FileData::gem_mmap_offset),
+        (GAUDI_VM_BIND, drm_gaudi_vm_bind, 0, FileData::vm_bind),
+        (GAUDI_CTX_CREATE, drm_gaudi_ctx_create, 0, FileData::ctx_create),
+        (GAUDI_CTX_DESTROY, drm_gaudi_ctx_destroy, 0, FileData::ctx_destroy),
+        (GAUDI_SUBMIT, drm_gaudi_submit, 0, FileData::submit),
+        (GAUDI_CTX_QUERY, drm_gaudi_ctx_query, 0, FileData::ctx_query),
     }
 }

@@ -3,8 +3,10 @@
 //! Per-client state and the driver's ioctls.
 
 use kernel::{
-    drm::{self, accel::gem::Kind, gem::BaseObject, Registered},
+    drm::{self, accel::gem::Kind, accel::vm::Access, gem::BaseObject, Registered},
+    new_mutex,
     prelude::*,
+    sync::{Arc, Mutex},
     transmute::AsBytes,
     uaccess::UserSlice,
 };
@@ -12,8 +14,13 @@ use kernel::{
 use crate::{
     driver::{GaudiDevice, GaudiDriver, GaudiRegData},
     gem::Bo,
+    submit::Ctx,
     uapi,
+    vm::{self, LazyVm, Vm},
 };
+
+/// Contexts a client may have at once.
+const MAX_CONTEXTS: usize = 256;
 
 /// `DRM_GAUDI_QUERY_MEMORY` result.
 #[repr(transparent)]
@@ -22,9 +29,38 @@ struct MemoryInfo(uapi::drm_gaudi_memory_info);
 // SAFETY: `drm_gaudi_memory_info` is made of four `u64`s: no padding, every byte initialized.
 unsafe impl AsBytes for MemoryInfo {}
 
+/// The contexts of a client.
+struct Contexts {
+    list: KVec<Arc<Ctx>>,
+    next_id: u32,
+}
+
 /// Per-file (client) data.
 #[pin_data]
-pub(crate) struct FileData {}
+pub(crate) struct FileData {
+    /// The client's device address space, created on first use.
+    #[pin]
+    vm: LazyVm,
+    #[pin]
+    ctxs: Mutex<Contexts>,
+}
+
+impl FileData {
+    /// Looks up context `id`.
+    pub(crate) fn ctx(&self, id: u32) -> Result<Arc<Ctx>> {
+        self.ctxs
+            .lock()
+            .list
+            .iter()
+            .find(|c| c.id == id)
+            .cloned()
+            .ok_or(ENOENT)
+    }
+
+    fn vm(&self, dev: &GaudiDevice, reg: &GaudiRegData<'_>) -> Result<Arc<Vm>> {
+        vm::get_or_create(&self.vm, dev, reg.dev, &dev.engine)
+    }
+}
 
 /// A client of the accel node.
 pub(crate) type File = drm::file::File<FileData>;
@@ -33,7 +69,19 @@ impl drm::file::DriverFile for FileData {
     type Driver = GaudiDriver;
 
     fn open(_dev: &drm::Device<Self::Driver>) -> Result<Pin<KBox<Self>>> {
-        KBox::try_pin_init(try_pin_init!(Self {}), GFP_KERNEL)
+        KBox::try_pin_init(
+            try_pin_init!(Self {
+                vm <- new_mutex!(None, "gaudi_file_vm"),
+                ctxs <- new_mutex!(
+                    Contexts {
+                        list: KVec::new(),
+                        next_id: 1,
+                    },
+                    "gaudi_file_ctxs"
+                ),
+            }),
+            GFP_KERNEL,
+        )
     }
 }
 
@@ -65,7 +113,7 @@ impl FileData {
     /// `DRM_IOCTL_GAUDI_QUERY`.
     pub(crate) fn query(
         dev: &GaudiDevice<Registered>,
-        reg_data: &GaudiRegData,
+        reg_data: &GaudiRegData<'_>,
         args: &mut uapi::drm_gaudi_query,
         _file: &File,
     ) -> Result<u32> {
@@ -94,7 +142,7 @@ impl FileData {
     /// `DRM_IOCTL_GAUDI_GEM_CREATE`.
     pub(crate) fn gem_create(
         dev: &GaudiDevice<Registered>,
-        _reg_data: &GaudiRegData,
+        _reg_data: &GaudiRegData<'_>,
         args: &mut uapi::drm_gaudi_gem_create,
         file: &File,
     ) -> Result<u32> {
@@ -116,7 +164,7 @@ impl FileData {
     /// `DRM_IOCTL_GAUDI_GEM_INFO`.
     pub(crate) fn gem_info(
         _dev: &GaudiDevice<Registered>,
-        _reg_data: &GaudiRegData,
+        _reg_data: &GaudiRegData<'_>,
         args: &mut uapi::drm_gaudi_gem_info,
         file: &File,
     ) -> Result<u32> {
@@ -137,7 +185,7 @@ impl FileData {
     /// `DRM_IOCTL_GAUDI_GEM_MMAP_OFFSET`.
     pub(crate) fn gem_mmap_offset(
         _dev: &GaudiDevice<Registered>,
-        _reg_data: &GaudiRegData,
+        _reg_data: &GaudiRegData<'_>,
         args: &mut uapi::drm_gaudi_gem_mmap_offset,
         file: &File,
     ) -> Result<u32> {
@@ -146,5 +194,127 @@ impl FileData {
         }
         args.offset = Bo::lookup_handle(file, args.handle)?.mmap_offset();
         Ok(0)
+    }
+
+    /// `DRM_IOCTL_GAUDI_VM_BIND`.
+    pub(crate) fn vm_bind(
+        dev: &GaudiDevice<Registered>,
+        reg_data: &GaudiRegData<'_>,
+        args: &mut uapi::drm_gaudi_vm_bind,
+        file: &File,
+    ) -> Result<u32> {
+        if args.pad != 0 {
+            return Err(EINVAL);
+        }
+        let this = file.inner();
+        match args.op {
+            uapi::DRM_GAUDI_VM_BIND_OP_MAP => {
+                if args.flags & !uapi::DRM_GAUDI_VM_BIND_READONLY != 0 {
+                    return Err(EINVAL);
+                }
+                let access = if args.flags & uapi::DRM_GAUDI_VM_BIND_READONLY != 0 {
+                    Access::ReadOnly
+                } else {
+                    Access::ReadWrite
+                };
+                let bo = Bo::lookup_handle(file, args.handle)?;
+                this.vm(dev, reg_data)?
+                    .map(&bo, args.bo_offset, args.va, args.size, access)?;
+            }
+            uapi::DRM_GAUDI_VM_BIND_OP_UNMAP => {
+                if args.flags != 0 || args.handle != 0 || args.bo_offset != 0 {
+                    return Err(EINVAL);
+                }
+                let vm = this.vm(dev, reg_data)?;
+                // Memory a job uses stays mapped until the job ends.
+                let ctxs = {
+                    let guard = this.ctxs.lock();
+                    let mut list = KVec::with_capacity(guard.list.len(), GFP_KERNEL)?;
+                    for c in guard.list.iter() {
+                        list.push(c.clone(), GFP_KERNEL)?;
+                    }
+                    list
+                };
+                for c in ctxs.iter() {
+                    c.wait_idle()?;
+                }
+                vm.unmap(args.va, args.size)?;
+            }
+            _ => return Err(EINVAL),
+        }
+        Ok(0)
+    }
+
+    /// `DRM_IOCTL_GAUDI_CTX_CREATE`.
+    pub(crate) fn ctx_create(
+        dev: &GaudiDevice<Registered>,
+        reg_data: &GaudiRegData<'_>,
+        args: &mut uapi::drm_gaudi_ctx_create,
+        file: &File,
+    ) -> Result<u32> {
+        if args.flags != 0 || args.pad != 0 {
+            return Err(EINVAL);
+        }
+        let this = file.inner();
+        let vm = this.vm(dev, reg_data)?;
+        let mut ctxs = this.ctxs.lock();
+        if ctxs.list.len() >= MAX_CONTEXTS {
+            return Err(ENOSPC);
+        }
+        let id = ctxs.next_id;
+        let ctx = Ctx::new(dev, id, args.priority, vm)?;
+        ctxs.list.push(ctx, GFP_KERNEL)?;
+        ctxs.next_id = id.checked_add(1).ok_or(ENOSPC)?;
+        args.ctx_id = id;
+        Ok(0)
+    }
+
+    /// `DRM_IOCTL_GAUDI_CTX_DESTROY`.
+    pub(crate) fn ctx_destroy(
+        _dev: &GaudiDevice<Registered>,
+        _reg_data: &GaudiRegData<'_>,
+        args: &mut uapi::drm_gaudi_ctx_destroy,
+        file: &File,
+    ) -> Result<u32> {
+        if args.pad != 0 {
+            return Err(EINVAL);
+        }
+        let this = file.inner();
+        let ctx = {
+            let mut ctxs = this.ctxs.lock();
+            let pos = ctxs
+                .list
+                .iter()
+                .position(|c| c.id == args.ctx_id)
+                .ok_or(ENOENT)?;
+            ctxs.list.remove(pos).map_err(|_| EINVAL)?
+        };
+        // Dropping the context (here or when its last job ends) cancels its queued jobs.
+        drop(ctx);
+        Ok(0)
+    }
+
+    /// `DRM_IOCTL_GAUDI_CTX_QUERY`.
+    pub(crate) fn ctx_query(
+        _dev: &GaudiDevice<Registered>,
+        _reg_data: &GaudiRegData<'_>,
+        args: &mut uapi::drm_gaudi_ctx_query,
+        file: &File,
+    ) -> Result<u32> {
+        if args.flags != 0 || args.pad != 0 {
+            return Err(EINVAL);
+        }
+        file.inner().ctx(args.ctx_id)?.query(args);
+        Ok(0)
+    }
+
+    /// `DRM_IOCTL_GAUDI_SUBMIT`.
+    pub(crate) fn submit(
+        dev: &GaudiDevice<Registered>,
+        reg_data: &GaudiRegData<'_>,
+        args: &mut uapi::drm_gaudi_submit,
+        file: &File,
+    ) -> Result<u32> {
+        crate::submit::submit(dev, reg_data, args, file)
     }
 }

@@ -8,9 +8,17 @@
 //! `kernel::drm::accel`.
 
 mod driver;
+mod engine;
 mod file;
 mod gem;
 mod regs;
+mod submit;
+mod vm;
+
+/// The device's programming interface, shared with the emulator and userspace.
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../hwspec/src/hw.rs"]
+mod hw;
 
 /// The driver's uapi, `uapi/gaudi_accel.h`, as Rust types and constants.
 ///

@@ -1,0 +1,664 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+
+//! The device's hardware queues: kernel rings, completion and error interrupts.
+//!
+//! Each hardware queue has a ring in the kernel's device address space (ASID 0). A job takes
+//! [`JOB_BYTES`] of it: an INDIRECT packet that runs the client's command buffer in the
+//! client's address space, then a FENCE packet that writes the job's hardware sequence number
+//! to the queue's slot of the fence page and raises the queue's completion vector. The
+//! completion interrupt signals every job whose sequence number the fence page has reached;
+//! the error interrupt fails the job at the head of a stopped queue and resumes the queue
+//! after it.
+//!
+//! A queue is the backend of one accel-core job queue, whose entities are the clients'
+//! contexts. `run` allocates nothing: the job brings the memory of its hardware fence, and the
+//! table of jobs on the hardware has one slot per credit.
+
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use kernel::{
+    device::{Bound, Device},
+    dma::Coherent,
+    drm::accel::{
+        sched::{
+            fence::{Fence, FenceMemory, PendingFence, Timeline},
+            queue::Backend,
+        },
+        vm::{Access, PageTable},
+    },
+    io::{io_read, io_write, Io},
+    irq::{self, IrqReturn},
+    new_spinlock_irq,
+    pci::DevresBar,
+    prelude::*,
+    sync::{aref::ARef, Arc, SpinLockIrq},
+    time::{delay::fsleep, Delta},
+};
+
+use crate::{
+    hw::{
+        mmu,
+        packet::{self, FENCE_LEN, INDIRECT_LEN},
+        queue::{self as q, queue_reg},
+        regs,
+    },
+    regs::{BAR_IVSHMEM_SIZE, IVSHMEM_DOORBELL},
+};
+
+/// Bytes of a hardware queue's ring.
+pub(crate) const RING_SIZE: u32 = 64 << 10;
+/// Ring bytes of one job: INDIRECT + FENCE.
+pub(crate) const JOB_BYTES: u32 = (INDIRECT_LEN as u32 + FENCE_LEN as u32) * 4;
+/// Jobs a hardware queue holds at once: the job queue's credits.
+pub(crate) const QUEUE_DEPTH: u32 = 1024;
+const _: () = assert!(QUEUE_DEPTH * JOB_BYTES < RING_SIZE);
+
+/// Kernel address (ASID 0) of the fence page: one `u64` per queue.
+const KVA_FENCES: u64 = 0x1000;
+/// Kernel address of the ring of queue `q`.
+const fn kva_ring(q: u32) -> u64 {
+    0x10_0000 * (q as u64 + 1)
+}
+
+/// How long the device may take to acknowledge a queue reset.
+const RESET_TIMEOUT_MS: u32 = 2000;
+
+/// Registers and shared memory of a device, reachable while it is bound.
+pub(crate) struct Shared {
+    regs: DevresBar<{ regs::REGS_SIZE }>,
+    ivshmem: DevresBar<BAR_IVSHMEM_SIZE>,
+    peer: u32,
+    /// The fence page: the device writes queue `q`'s completed sequence number at index `q`.
+    fences: Coherent<[u64]>,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        dev: &Device<Bound>,
+        regs: DevresBar<{ regs::REGS_SIZE }>,
+        ivshmem: DevresBar<BAR_IVSHMEM_SIZE>,
+        peer: u32,
+    ) -> Result<Self> {
+        Ok(Self {
+            regs,
+            ivshmem,
+            peer,
+            fences: Coherent::zeroed_slice(dev, (mmu::PAGE_SIZE / 8) as usize, GFP_KERNEL)?,
+        })
+    }
+
+    /// Reads the 32-bit register at `off`; `ENODEV` once the device is unbound.
+    pub(crate) fn read32(&self, off: usize) -> Result<u32> {
+        self.regs
+            .try_access_with(|r| r.try_read32(off))
+            .ok_or(ENODEV)?
+    }
+
+    /// Reads the 64-bit register at `off` as two halves, low first.
+    pub(crate) fn read64(&self, off: usize) -> Result<u64> {
+        Ok(u64::from(self.read32(off)?) | (u64::from(self.read32(off + 4)?) << 32))
+    }
+
+    /// Writes the 32-bit register at `off`.
+    pub(crate) fn write32(&self, off: usize, value: u32) -> Result {
+        self.regs
+            .try_access_with(|r| r.try_write32(value, off))
+            .ok_or(ENODEV)?
+    }
+
+    /// Writes the 64-bit register at `off` as two halves, low first. The device reads
+    /// registers only when a doorbell rings, so it never sees half of the value.
+    pub(crate) fn write64(&self, off: usize, value: u64) -> Result {
+        self.write32(off, value as u32)?;
+        self.write32(off + 4, (value >> 32) as u32)
+    }
+
+    /// Rings doorbell `vector` of the device.
+    pub(crate) fn ring(&self, vector: u32) -> Result {
+        let value = (self.peer << 16) | vector;
+        self.ivshmem
+            .try_access_with(|r| r.try_write32(value, IVSHMEM_DOORBELL))
+            .ok_or(ENODEV)?
+    }
+
+    /// The completed sequence number the device wrote for queue `q`.
+    fn completed(&self, q: u32) -> Result<u64> {
+        Ok(io_read!(self.fences, [try: q as usize]))
+    }
+
+    /// Points MMU context `asid` at the table whose root is `ttbr`, or invalidates it.
+    pub(crate) fn set_context(&self, asid: u32, ttbr: Option<u64>) -> Result {
+        match ttbr {
+            Some(ttbr) => {
+                self.write64(mmu::ctx_reg(asid, mmu::CTX_TTBR), ttbr)?;
+                self.write32(mmu::ctx_reg(asid, mmu::CTX_CTRL), mmu::CTX_CTRL_VALID)
+            }
+            None => self.write32(mmu::ctx_reg(asid, mmu::CTX_CTRL), 0),
+        }
+    }
+}
+
+/// Why a context's job failed, as `DRM_IOCTL_GAUDI_CTX_QUERY` reports it.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct JobError {
+    /// `DRM_GAUDI_ERR_*`.
+    pub(crate) code: u32,
+    pub(crate) seqno: u64,
+    pub(crate) fault_addr: u64,
+    pub(crate) packet: u64,
+    pub(crate) access: u32,
+}
+
+/// State of a context that the interrupt handlers update.
+#[pin_data]
+pub(crate) struct CtxState {
+    /// A job of the context failed: submits are refused.
+    pub(crate) banned: AtomicBool,
+    /// Sequence number of the context's last job that ended.
+    pub(crate) completed: AtomicU64,
+    /// The first failure.
+    #[pin]
+    pub(crate) error: SpinLockIrq<JobError>,
+}
+
+impl CtxState {
+    pub(crate) fn new() -> Result<Arc<Self>> {
+        Arc::pin_init(
+            pin_init!(Self {
+                banned: AtomicBool::new(false),
+                completed: AtomicU64::new(0),
+                error <- new_spinlock_irq!(JobError::default(), "gaudi_ctx_error"),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Records the end of job `seqno`, with `error` if it failed; a failure bans the context.
+    fn job_ended(&self, seqno: u64, error: Option<JobError>) {
+        if let Some(e) = error {
+            let mut first = self.error.lock();
+            if first.code == 0 {
+                *first = JobError { seqno, ..e };
+            }
+            self.banned.store(true, Ordering::Release);
+        }
+        self.completed.fetch_max(seqno, Ordering::AcqRel);
+    }
+}
+
+/// A job as the hardware queue sees it.
+pub(crate) struct HwJob {
+    /// Address space of the command buffer.
+    pub(crate) asid: u32,
+    /// Command buffer address and size.
+    pub(crate) cb_addr: u64,
+    pub(crate) cb_size: u32,
+    /// Memory of the job's hardware fence, armed in `run`.
+    pub(crate) fence: Option<FenceMemory>,
+    /// The job's context and its sequence number there.
+    pub(crate) ctx: Arc<CtxState>,
+    pub(crate) seqno: u64,
+}
+
+/// A job on the hardware.
+struct InFlight {
+    fence: PendingFence,
+    /// Ring position (free-running) of the job's first and past its last byte.
+    start: u32,
+    end: u32,
+    ctx: Arc<CtxState>,
+    seqno: u64,
+}
+
+struct QueueState {
+    /// Ring bytes written (free-running), the value of `Q_TAIL`.
+    tail: u32,
+    /// Jobs on the hardware, at index `hw seqno % QUEUE_DEPTH`.
+    jobs: KVec<Option<InFlight>>,
+    /// Hardware sequence numbers of the oldest job on the hardware and of the next job.
+    oldest: u64,
+    next: u64,
+    /// The queue was shut down: `run` fails.
+    stopped: bool,
+}
+
+/// One hardware queue.
+#[pin_data]
+pub(crate) struct HwQueue {
+    index: u32,
+    ring: Coherent<[u32]>,
+    timeline: Timeline,
+    #[pin]
+    state: SpinLockIrq<QueueState>,
+}
+
+impl HwQueue {
+    fn new(dev: &Device<Bound>, index: u32) -> Result<Arc<Self>> {
+        let ring = Coherent::zeroed_slice(dev, (RING_SIZE / 4) as usize, GFP_KERNEL)?;
+        let mut jobs = KVec::with_capacity(QUEUE_DEPTH as usize, GFP_KERNEL)?;
+        for _ in 0..QUEUE_DEPTH {
+            jobs.push(None, GFP_KERNEL)?;
+        }
+        Arc::pin_init(
+            pin_init!(Self {
+                index,
+                ring,
+                timeline: Timeline::new(c"gaudi", c"gaudi-hw-queue"),
+                state <- new_spinlock_irq!(
+                    QueueState {
+                        tail: 0,
+                        jobs,
+                        oldest: 1,
+                        next: 1,
+                        stopped: false,
+                    },
+                    "gaudi_hw_queue"
+                ),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    fn reg(&self, reg: usize) -> usize {
+        queue_reg(self.index, reg)
+    }
+
+    /// Writes `words` to the ring at free-running position `pos`.
+    fn write_ring(&self, pos: u32, words: &[u32]) -> Result {
+        let len = (RING_SIZE / 4) as usize;
+        for (i, &w) in words.iter().enumerate() {
+            let idx = ((pos / 4) as usize + i) % len;
+            io_write!(self.ring, [try: idx], w);
+        }
+        Ok(())
+    }
+
+    /// Resets the queue through the device's handshake: the device drops what it was doing
+    /// and resumes at `resume`. Does not wait for the acknowledgement.
+    fn request_reset(&self, shared: &Shared, resume: u32) -> Result {
+        let req = shared.read32(self.reg(q::Q_RESET))?.wrapping_add(1);
+        shared.write32(self.reg(q::Q_RESUME), resume)?;
+        shared.write32(self.reg(q::Q_RESET), req)?;
+        shared.ring(regs::doorbell_queue(self.index))
+    }
+
+    /// Waits until the device acknowledged the last reset request.
+    fn wait_reset(&self, shared: &Shared) -> Result {
+        let req = shared.read32(self.reg(q::Q_RESET))?;
+        for _ in 0..RESET_TIMEOUT_MS {
+            if shared.read32(self.reg(q::Q_RESET_ACK))? == req {
+                return Ok(());
+            }
+            fsleep(Delta::from_millis(1));
+        }
+        Err(ETIMEDOUT)
+    }
+
+    /// Programs the ring and enables the queue. The device may hold a position and an error
+    /// from a previous driver: a reset makes it start empty at that position.
+    fn init(&self, shared: &Shared) -> Result {
+        shared.write32(self.reg(q::Q_CTRL), 0)?;
+        let head = shared.read32(self.reg(q::Q_HEAD))?;
+        shared.write32(self.reg(q::Q_TAIL), head)?;
+        self.request_reset(shared, head)?;
+        self.wait_reset(shared)?;
+        shared.write64(self.reg(q::Q_BASE), kva_ring(self.index))?;
+        shared.write32(self.reg(q::Q_SIZE), RING_SIZE)?;
+        shared.write32(self.reg(q::Q_CTRL), q::Q_CTRL_ENABLE)?;
+        self.state.lock().tail = head;
+        Ok(())
+    }
+
+    /// Hands `job` to the device: `Backend::run`. Allocates nothing.
+    fn submit(&self, shared: &Shared, job: &mut HwJob) -> Result<ARef<Fence>> {
+        let mem = job.fence.take().ok_or(EINVAL)?;
+        let mut st = self.state.lock();
+        if st.stopped {
+            return Err(ENODEV);
+        }
+        // The job queue's credits keep the table from overflowing.
+        if st.next - st.oldest >= u64::from(QUEUE_DEPTH) {
+            return Err(EBUSY);
+        }
+        let pending = self.timeline.arm_fence(mem);
+        let seq = pending.seqno();
+        let start = st.tail;
+        let fence_addr = KVA_FENCES + 8 * u64::from(self.index);
+        let words: [u32; (INDIRECT_LEN + FENCE_LEN) as usize] = [
+            packet::header(packet::OP_INDIRECT, 0, INDIRECT_LEN),
+            job.asid,
+            job.cb_addr as u32,
+            (job.cb_addr >> 32) as u32,
+            job.cb_size,
+            0,
+            packet::header(packet::OP_FENCE, packet::FENCE_IRQ, FENCE_LEN),
+            0,
+            fence_addr as u32,
+            (fence_addr >> 32) as u32,
+            seq as u32,
+            (seq >> 32) as u32,
+        ];
+        let fence = pending.fence();
+        let written = self
+            .write_ring(start, &words)
+            .and_then(|()| {
+                // The packets must be in memory before the device sees the new tail.
+                core::sync::atomic::fence(Ordering::Release);
+                shared.write32(self.reg(q::Q_TAIL), start.wrapping_add(JOB_BYTES))
+            })
+            .and_then(|()| shared.ring(regs::doorbell_queue(self.index)));
+        if let Err(e) = written {
+            drop(st);
+            pending.signal(Some(e));
+            return Err(e);
+        }
+        let end = start.wrapping_add(JOB_BYTES);
+        st.tail = end;
+        let slot = (seq % u64::from(QUEUE_DEPTH)) as usize;
+        if let Some(entry) = st.jobs.get_mut(slot) {
+            *entry = Some(InFlight {
+                fence: pending,
+                start,
+                end,
+                ctx: job.ctx.clone(),
+                seqno: job.seqno,
+            });
+        }
+        st.next = seq + 1;
+        Ok(fence)
+    }
+
+    /// Takes the oldest job off the table.
+    fn pop_oldest(st: &mut QueueState) -> Option<InFlight> {
+        if st.oldest == st.next {
+            return None;
+        }
+        let slot = (st.oldest % u64::from(QUEUE_DEPTH)) as usize;
+        st.oldest += 1;
+        st.jobs.get_mut(slot).and_then(Option::take)
+    }
+
+    /// Signals every job the device completed. Called from the completion interrupt.
+    fn complete(&self, shared: &Shared) {
+        let Ok(done) = shared.completed(self.index) else {
+            return;
+        };
+        let mut st = self.state.lock();
+        while st.oldest < st.next && st.oldest <= done {
+            if let Some(job) = Self::pop_oldest(&mut st) {
+                job.ctx.job_ended(job.seqno, None);
+                job.fence.signal(None);
+            }
+        }
+    }
+
+    /// Fails the job at the head of the queue with `err` and resumes the queue after it.
+    ///
+    /// With `head`, only if that job starts at ring position `head` (where the device
+    /// stopped): a second report of the same stop finds the next job there and does nothing.
+    fn fail_head(&self, shared: &Shared, err: Error, info: JobError, head: Option<u32>) {
+        // Jobs that completed before the failure are not the guilty one.
+        self.complete(shared);
+        let mut st = self.state.lock();
+        if st.oldest == st.next {
+            return;
+        }
+        let slot = (st.oldest % u64::from(QUEUE_DEPTH)) as usize;
+        let start = st.jobs.get(slot).and_then(Option::as_ref).map(|j| j.start);
+        if head.is_some() && start != head {
+            return;
+        }
+        let Some(job) = Self::pop_oldest(&mut st) else {
+            return;
+        };
+        let resume = job.end;
+        drop(st);
+        job.ctx.job_ended(job.seqno, Some(info));
+        job.fence.signal(Some(err));
+        let _ = self.request_reset(shared, resume);
+    }
+
+    /// Handles an error the device reported on this queue.
+    fn handle_error(&self, shared: &Shared) {
+        if shared.read32(self.reg(q::Q_STATUS)) != Ok(q::Q_STATUS_ERROR) {
+            return;
+        }
+        let Ok(head) = shared.read32(self.reg(q::Q_HEAD)) else {
+            return;
+        };
+        let code = shared.read32(self.reg(q::Q_ERR_CODE)).unwrap_or(0);
+        let info = shared.read32(self.reg(q::Q_ERR_INFO)).unwrap_or(0);
+        let error = JobError {
+            code,
+            seqno: 0,
+            fault_addr: shared.read64(self.reg(q::Q_ERR_ADDR)).unwrap_or(0),
+            packet: shared.read64(self.reg(q::Q_ERR_PKT)).unwrap_or(0),
+            access: if code == q::ERR_MMU_FAULT {
+                (info >> 16) & 3
+            } else {
+                0
+            },
+        };
+        self.fail_head(shared, EIO, error, Some(head));
+    }
+
+    /// The job at the head of the queue timed out.
+    fn timeout(&self, shared: &Shared) {
+        let error = JobError {
+            code: crate::uapi::DRM_GAUDI_ERR_TIMEOUT,
+            ..JobError::default()
+        };
+        self.fail_head(shared, ETIMEDOUT, error, None);
+    }
+
+    /// Stops the queue for good: disables it on the device and fails every job on it.
+    pub(crate) fn shutdown(&self, shared: &Shared) {
+        let tail = {
+            let mut st = self.state.lock();
+            if st.stopped {
+                return;
+            }
+            st.stopped = true;
+            st.tail
+        };
+        let stopped = shared
+            .write32(self.reg(q::Q_CTRL), 0)
+            .and_then(|()| self.request_reset(shared, tail))
+            .and_then(|()| self.wait_reset(shared));
+        if let Err(e) = stopped {
+            pr_warn!("gaudi: queue {} did not stop: {:?}\n", self.index, e);
+        }
+        loop {
+            let job = Self::pop_oldest(&mut self.state.lock());
+            let Some(job) = job else { break };
+            job.fence.signal(Some(ENODEV));
+        }
+    }
+}
+
+/// The job-queue backend of one hardware queue.
+pub(crate) struct QueueBackend {
+    shared: Arc<Shared>,
+    queue: Arc<HwQueue>,
+}
+
+impl Backend for QueueBackend {
+    type Job = crate::submit::Job;
+
+    fn run(&self, job: &mut Self::Job) -> Result<ARef<Fence>> {
+        self.queue.submit(&self.shared, &mut job.hw)
+    }
+
+    fn timed_out(&self, _job: &mut Self::Job) {
+        self.queue.timeout(&self.shared);
+    }
+
+    fn stop(&self) {
+        self.queue.shutdown(&self.shared);
+    }
+}
+
+/// Completion interrupt of one queue.
+#[pin_data]
+pub(crate) struct QueueIrq {
+    shared: Arc<Shared>,
+    queue: Arc<HwQueue>,
+}
+
+impl irq::Handler for QueueIrq {
+    fn handle(&self) -> IrqReturn {
+        self.queue.complete(&self.shared);
+        IrqReturn::Handled
+    }
+}
+
+/// Error interrupt: some queues stopped.
+#[pin_data]
+pub(crate) struct ErrorIrq {
+    shared: Arc<Shared>,
+    queues: KVec<Arc<HwQueue>>,
+}
+
+impl irq::Handler for ErrorIrq {
+    fn handle(&self) -> IrqReturn {
+        let Ok(bits) = self.shared.read32(regs::ERR_QUEUES) else {
+            return IrqReturn::None;
+        };
+        for queue in self.queues.iter() {
+            if bits & (1 << queue.index) != 0 {
+                queue.handle_error(&self.shared);
+            }
+        }
+        IrqReturn::Handled
+    }
+}
+
+/// The device's execution resources: hardware queues, the kernel address space, address-space
+/// ids.
+#[pin_data]
+pub(crate) struct Engine {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) queues: KVec<Arc<HwQueue>>,
+    /// Address-space ids in use, bit per ASID; ASID 0 is the kernel's.
+    #[pin]
+    asids: SpinLockIrq<u64>,
+    num_asids: u32,
+    /// The kernel's address space: the fence page and the rings.
+    _kernel_pt: PageTable,
+}
+
+impl Engine {
+    /// Builds the kernel address space and brings up every hardware queue.
+    pub(crate) fn new(dev: &Device<Bound>, shared: Arc<Shared>) -> Result<Arc<Self>> {
+        let num_queues = shared.read32(regs::NUM_QUEUES)?.min(regs::NUM_QUEUES_VALUE);
+        let num_asids = shared.read32(regs::NUM_ASIDS)?.min(64);
+        if num_asids < 2 {
+            return Err(ENODEV);
+        }
+        let va_bits = shared.read32(regs::VA_BITS)?;
+        let pa_bits = shared.read32(regs::PA_BITS)?;
+        let mut pt = PageTable::new(dev, va_bits, pa_bits)?;
+        let mut queues = KVec::new();
+        for i in 0..num_queues {
+            queues.push(HwQueue::new(dev, i)?, GFP_KERNEL)?;
+        }
+        // SAFETY: The kernel address space is empty but for what is mapped here, at distinct
+        // addresses; the fence page and the rings are freed only after the queues were
+        // stopped and the context invalidated (`Engine::shutdown`, before the device memory
+        // of `Shared` and the queues goes).
+        unsafe {
+            pt.map(
+                KVA_FENCES,
+                shared.fences.dma_address(),
+                mmu::PAGE_SIZE,
+                Access::ReadWrite,
+            )?;
+            for queue in queues.iter() {
+                pt.map(
+                    kva_ring(queue.index),
+                    queue.ring.dma_address(),
+                    u64::from(RING_SIZE),
+                    Access::ReadOnly,
+                )?;
+            }
+        }
+        // SAFETY: The context is invalidated in `Engine::shutdown`, before the table goes.
+        let ttbr = unsafe { pt.ttbr() };
+        shared.set_context(mmu::ASID_KERNEL, Some(ttbr))?;
+        for queue in queues.iter() {
+            queue.init(&shared)?;
+        }
+        Arc::pin_init(
+            pin_init!(Self {
+                shared,
+                queues,
+                asids <- new_spinlock_irq!(1, "gaudi_asids"),
+                num_asids,
+                _kernel_pt: pt,
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// The job-queue backend of queue `q`.
+    pub(crate) fn backend(&self, q: usize) -> Option<QueueBackend> {
+        Some(QueueBackend {
+            shared: self.shared.clone(),
+            queue: self.queues.get(q)?.clone(),
+        })
+    }
+
+    /// The completion interrupt handler of queue `q`.
+    pub(crate) fn queue_irq(&self, q: usize) -> Option<QueueIrq> {
+        Some(QueueIrq {
+            shared: self.shared.clone(),
+            queue: self.queues.get(q)?.clone(),
+        })
+    }
+
+    /// The error interrupt handler.
+    pub(crate) fn error_irq(&self) -> Result<ErrorIrq> {
+        let mut queues = KVec::new();
+        for queue in self.queues.iter() {
+            queues.push(queue.clone(), GFP_KERNEL)?;
+        }
+        Ok(ErrorIrq {
+            shared: self.shared.clone(),
+            queues,
+        })
+    }
+
+    /// Allocates an address-space id for a table whose root is at `ttbr`.
+    pub(crate) fn alloc_asid(&self, ttbr: u64) -> Result<u32> {
+        let asid = {
+            let mut used = self.asids.lock();
+            let asid = (1..self.num_asids)
+                .find(|&a| *used & (1 << a) == 0)
+                .ok_or(ENOSPC)?;
+            *used |= 1 << asid;
+            asid
+        };
+        if let Err(e) = self.shared.set_context(asid, Some(ttbr)) {
+            self.free_asid(asid);
+            return Err(e);
+        }
+        Ok(asid)
+    }
+
+    /// Invalidates and frees `asid`. The device must not run work in it any more.
+    pub(crate) fn free_asid(&self, asid: u32) {
+        // Fails only once the device is unbound, when `shutdown` invalidated every context.
+        let _ = self.shared.set_context(asid, None);
+        *self.asids.lock() &= !(1 << asid);
+    }
+
+    /// Stops the device's queues and address spaces before the device goes away.
+    pub(crate) fn shutdown(&self) {
+        for queue in self.queues.iter() {
+            queue.shutdown(&self.shared);
+        }
+        for asid in 0..self.num_asids {
+            let _ = self.shared.set_context(asid, None);
+        }
+    }
+}

@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+
+//! Contexts and command submission.
+//!
+//! A context is an entity of the accel core's job queue in front of one hardware queue; its
+//! jobs run in the client's VM in submission order. `SUBMIT` gathers a job's dependencies
+//! (in-syncobjs and the implicit fences of its buffers), pushes it, and publishes its
+//! completion fence in the out-syncobjs and the buffers' reservation objects.
+
+use kernel::{
+    drm::gem::BaseObject,
+    drm::accel::sched::{
+        fence::{Fence, FenceMemory},
+        queue::{Entity, Priority},
+        resv::Usage,
+        syncobj::{find_fence, SyncObjSignal},
+    },
+    new_mutex,
+    prelude::*,
+    sync::{aref::ARef, Arc, Mutex},
+    time::Delta,
+    uaccess::UserSlice,
+};
+
+use crate::{
+    driver::{GaudiDevice, GaudiRegData},
+    engine::{CtxState, HwJob, QueueBackend},
+    file::File,
+    gem::Bo,
+    hw::packet,
+    uapi,
+    vm::Vm,
+};
+
+/// A job of the job queue: what the hardware needs, and what must live until it ends.
+pub(crate) struct Job {
+    pub(crate) hw: HwJob,
+    /// The address space the job runs in; its ASID and mappings stay while the job exists.
+    _vm: Arc<Vm>,
+    /// The buffers the job declared.
+    _bos: KVec<ARef<Bo>>,
+}
+
+/// What a context's submits serialize on.
+struct SubmitState {
+    /// Sequence number of the context's next job.
+    next_seqno: u64,
+    /// Completion fence of the context's last job.
+    last: Option<ARef<Fence>>,
+}
+
+/// A context of a client.
+#[pin_data]
+pub(crate) struct Ctx {
+    pub(crate) id: u32,
+    entity: Entity<QueueBackend>,
+    pub(crate) state: Arc<CtxState>,
+    vm: Arc<Vm>,
+    #[pin]
+    submit: Mutex<SubmitState>,
+}
+
+impl Ctx {
+    /// Creates context `id` of a client whose VM is `vm`.
+    pub(crate) fn new(dev: &GaudiDevice, id: u32, priority: u32, vm: Arc<Vm>) -> Result<Arc<Self>> {
+        let priority = match priority {
+            uapi::DRM_GAUDI_PRIORITY_LOW => Priority::Low,
+            uapi::DRM_GAUDI_PRIORITY_NORMAL => Priority::Normal,
+            uapi::DRM_GAUDI_PRIORITY_HIGH => Priority::High,
+            _ => return Err(EINVAL),
+        };
+        let entity = dev.pick_queue()?.new_entity(priority)?;
+        let state = CtxState::new()?;
+        Arc::pin_init(
+            pin_init!(Self {
+                id,
+                entity,
+                state,
+                vm,
+                submit <- new_mutex!(
+                    SubmitState {
+                        next_seqno: 1,
+                        last: None,
+                    },
+                    "gaudi_ctx_submit"
+                ),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Waits until every job submitted so far on the context has ended.
+    pub(crate) fn wait_idle(&self) -> Result {
+        let last = self.submit.lock().last.clone();
+        match last {
+            Some(fence) => fence.wait(true, Delta::from_secs(3600)),
+            None => Ok(()),
+        }
+    }
+
+    /// Fills in a `CTX_QUERY` result.
+    pub(crate) fn query(&self, args: &mut uapi::drm_gaudi_ctx_query) {
+        let banned = self.state.banned.load(core::sync::atomic::Ordering::Acquire);
+        let error = *self.state.error.lock();
+        args.state = if banned {
+            uapi::DRM_GAUDI_CTX_STATE_BANNED
+        } else {
+            uapi::DRM_GAUDI_CTX_STATE_OK
+        };
+        args.error = error.code;
+        args.error_seqno = error.seqno;
+        args.fault_addr = error.fault_addr;
+        args.error_packet = error.packet;
+        args.fault_access = error.access;
+        args.completed = self
+            .state
+            .completed
+            .load(core::sync::atomic::Ordering::Acquire);
+    }
+}
+
+/// Reads `count` entries of `size` bytes from the user array at `ptr`.
+fn read_array(ptr: u64, count: u32, size: usize) -> Result<KVec<u8>> {
+    let mut buf = KVec::new();
+    if count == 0 {
+        return Ok(buf);
+    }
+    let len = (count as usize).checked_mul(size).ok_or(EINVAL)?;
+    let ptr = UserPtr::from_addr(usize::try_from(ptr).map_err(|_| EFAULT)?);
+    UserSlice::new(ptr, len).read_all(&mut buf, GFP_KERNEL)?;
+    Ok(buf)
+}
+
+fn u32_at(b: &[u8], off: usize) -> u32 {
+    let mut w = [0u8; 4];
+    if let Some(s) = b.get(off..off + 4) {
+        w.copy_from_slice(s);
+    }
+    u32::from_ne_bytes(w)
+}
+
+fn u64_at(b: &[u8], off: usize) -> u64 {
+    u64::from(u32_at(b, off)) | (u64::from(u32_at(b, off + 4)) << 32)
+}
+
+/// A buffer of a job and how the job uses it.
+struct JobBo {
+    bo: ARef<Bo>,
+    write: bool,
+}
+
+/// `DRM_IOCTL_GAUDI_SUBMIT`.
+pub(crate) fn submit(
+    dev: &GaudiDevice,
+    _reg: &GaudiRegData<'_>,
+    args: &mut uapi::drm_gaudi_submit,
+    file: &File,
+) -> Result<u32> {
+    if args.flags != 0
+        || args.cb_size == 0
+        || args.cb_size % 8 != 0
+        || args.cb_size > packet::INDIRECT_SIZE_MAX
+        || args.cb_addr % 8 != 0
+        || args.cb_addr < uapi::DRM_GAUDI_VA_START
+        || args
+            .cb_addr
+            .checked_add(u64::from(args.cb_size))
+            .is_none_or(|end| end > uapi::DRM_GAUDI_VA_END)
+        || args.bo_count > uapi::DRM_GAUDI_SUBMIT_MAX_BOS
+        || args.in_sync_count > uapi::DRM_GAUDI_SUBMIT_MAX_SYNCS
+        || args.out_sync_count > uapi::DRM_GAUDI_SUBMIT_MAX_SYNCS
+    {
+        return Err(EINVAL);
+    }
+    let ctx = file.inner().ctx(args.ctx_id)?;
+    if ctx.state.banned.load(core::sync::atomic::Ordering::Acquire) {
+        return Err(ECANCELED);
+    }
+
+    let bo_size = core::mem::size_of::<uapi::drm_gaudi_submit_bo>();
+    let sync_size = core::mem::size_of::<uapi::drm_gaudi_sync>();
+    let raw_bos = read_array(args.bos, args.bo_count, bo_size)?;
+    let raw_in = read_array(args.in_syncs, args.in_sync_count, sync_size)?;
+    let raw_out = read_array(args.out_syncs, args.out_sync_count, sync_size)?;
+
+    let rw = uapi::DRM_GAUDI_SUBMIT_BO_READ | uapi::DRM_GAUDI_SUBMIT_BO_WRITE;
+    let mut bos = KVec::with_capacity(args.bo_count as usize, GFP_KERNEL)?;
+    for e in raw_bos.chunks_exact(bo_size) {
+        let (handle, flags) = (u32_at(e, 0), u32_at(e, 4));
+        if flags == 0 || flags & !rw != 0 {
+            return Err(EINVAL);
+        }
+        bos.push(
+            JobBo {
+                bo: Bo::lookup_handle(file, handle)?,
+                write: flags & uapi::DRM_GAUDI_SUBMIT_BO_WRITE != 0,
+            },
+            GFP_KERNEL,
+        )?;
+    }
+    let mut deps = KVec::new();
+    for e in raw_in.chunks_exact(sync_size) {
+        if u32_at(e, 4) != 0 {
+            return Err(EINVAL);
+        }
+        deps.push(find_fence(file, u32_at(e, 0), u64_at(e, 8))?, GFP_KERNEL)?;
+    }
+    let mut signals = KVec::with_capacity(args.out_sync_count as usize, GFP_KERNEL)?;
+    for e in raw_out.chunks_exact(sync_size) {
+        if u32_at(e, 4) != 0 {
+            return Err(EINVAL);
+        }
+        signals.push(
+            SyncObjSignal::prepare(file, u32_at(e, 0), u64_at(e, 8))?,
+            GFP_KERNEL,
+        )?;
+    }
+    let mut refs = KVec::with_capacity(bos.len(), GFP_KERNEL)?;
+    for b in bos.iter() {
+        refs.push(b.bo.clone(), GFP_KERNEL)?;
+    }
+    let fence_mem = FenceMemory::new()?;
+
+    // Implicit synchronisation: the fences the buffers hold now become dependencies, and the
+    // job's fence joins them after the push. Submits of the device serialize this so that two
+    // jobs on one buffer are ordered the way they were pushed.
+    let _implicit = dev.submit_lock.lock();
+    for b in bos.iter() {
+        b.bo.resv().implicit_dependencies(b.write, &mut deps)?;
+    }
+
+    let mut state = ctx.submit.lock();
+    let seqno = state.next_seqno;
+    let job = Job {
+        hw: HwJob {
+            asid: ctx.vm.asid,
+            cb_addr: args.cb_addr,
+            cb_size: args.cb_size,
+            fence: Some(fence_mem),
+            ctx: ctx.state.clone(),
+            seqno,
+        },
+        _vm: ctx.vm.clone(),
+        _bos: refs,
+    };
+    let prepared = ctx.entity.prepare(job, 1, deps)?;
+    let fences = prepared.push();
+    state.next_seqno += 1;
+    state.last = Some(fences.finished.clone());
+    drop(state);
+
+    for signal in signals {
+        signal.install(&fences.finished);
+    }
+    for b in bos.iter() {
+        let usage = if b.write { Usage::Write } else { Usage::Read };
+        let added = b.bo.resv().lock().and_then(|mut guard| {
+            guard.reserve_fences(1)?;
+            guard.add_fence(&fences.finished, usage)
+        });
+        if added.is_err() {
+            // The buffer cannot carry the fence: keep later users ordered by waiting here.
+            let _ = fences.finished.wait(false, Delta::from_secs(3600));
+        }
+    }
+    args.seqno = seqno;
+    Ok(0)
+}
