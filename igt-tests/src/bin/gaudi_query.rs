@@ -31,8 +31,9 @@ fn main() {
             let dev = dev()?;
             let info = dev.device_info().map_err(|e| igt::fail!("query: {e}"))?;
             igt::assert_eq!(info.device_id, 1);
-            igt::assert_eq!(info.hw_version >> 16, 1);
-            igt::assert!(info.num_queues > 0);
+            // Interface 2.0: hardware queues, MMU, engines (Documentation/device-spec.rst).
+            igt::assert_eq!(info.hw_version >> 16, 2);
+            igt::assert_eq!(info.num_queues, 4);
             igt::assert!(info.dram_size >= 1 << 20);
             igt::assert_eq!(info.pci_vendor, 0x1af4);
             igt::assert_eq!(info.pci_device, 0x1110);
