@@ -46,6 +46,16 @@ impl<'m> Tables<'m> {
         t
     }
 
+    /// Tables built before: level-0 table at `root`, the next free table at `next`.
+    pub fn resume(mem: &'m Mapping, base: u64, root: u64, next: u64) -> Self {
+        Self {
+            mem,
+            base,
+            next,
+            root,
+        }
+    }
+
     /// Bus address of the next free table (the tables so far end there).
     pub fn end(&self) -> u64 {
         self.next
