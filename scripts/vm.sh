@@ -41,7 +41,7 @@ qemu_dev=()
 for ((i = 0; i < DEVICES; i++)); do
 	emu_args+=(--device "$RUN/dev$i.sock")
 	qemu_dev+=(-chardev "socket,id=dev$i,path=$RUN/dev$i.sock"
-		-device "ivshmem-doorbell,chardev=dev$i,vectors=4,addr=$(printf 0x%x $((0x10 + i)))")
+		-device "ivshmem-doorbell,chardev=dev$i,vectors=8,addr=$(printf 0x%x $((0x10 + i)))")
 done
 if [ "$DEVICES" -gt 0 ]; then
 	"$BUILD/bin/gaudi-emu" "${emu_args[@]}" > "$RUN/emu.out" 2> "$RESULTS/emulator.log" &

@@ -3,26 +3,35 @@
 //! The device model: register file, doorbells and interrupts of one Gaudi-class device.
 //!
 //! The device has no MMIO traps: the guest writes the register file in BAR2 (shared memory)
-//! and rings a doorbell; [`Device::handle_doorbell`] then looks at the registers, does the
-//! work (DMA into guest RAM through a [`Dma`]) and returns the interrupt vectors to raise.
+//! and rings a doorbell. [`Device::handle_doorbell`] runs the control blocks (the self-test)
+//! on the caller's thread and returns the interrupt vectors to raise; a queue doorbell wakes
+//! that queue's thread (`queue.rs`), which raises its interrupts itself.
 
 use std::{
     io,
     os::fd::{AsRawFd, OwnedFd},
     os::unix::net::UnixStream,
-    sync::atomic::{fence, Ordering},
+    sync::{
+        atomic::{fence, Ordering},
+        Arc,
+    },
 };
+
+use gaudi_hw::{mmu, queue as hwq, regs};
 
 use crate::{
     ivshmem,
-    mem::{Dma, Mapping},
-    regs,
+    mem::{Dma, Mapping, SharedRam},
+    queue::{Core, Irqs, Queue},
 };
 
 /// ivshmem peer id of the device (the emulator side); published in `DOORBELL_PEER`.
 pub const DEVICE_PEER: u16 = 0;
 /// ivshmem peer id given to the QEMU client; the guest reads it from BAR0 `IVPosition`.
 pub const CLIENT_PEER: u16 = 1;
+/// Vectors a device may have: what the driver needs, up to what QEMU's 8-bit doorbell
+/// vector field can name.
+pub const VECTORS: std::ops::RangeInclusive<usize> = regs::NUM_VECTORS_MIN as usize..=256;
 
 /// The QEMU process attached to a device.
 pub struct Client {
@@ -30,7 +39,7 @@ pub struct Client {
     /// Eventfds the guest's doorbell writes to, one per vector (peer [`DEVICE_PEER`]).
     pub doorbells: Vec<OwnedFd>,
     /// Eventfds that inject the client's MSI-X vectors (peer [`CLIENT_PEER`]).
-    pub interrupts: Vec<OwnedFd>,
+    pub interrupts: Arc<Irqs>,
     /// Vectors whose unhandled doorbell was already logged.
     logged: Vec<bool>,
 }
@@ -40,12 +49,15 @@ pub struct Device {
     pub instance: u32,
     pub vectors: usize,
     pub shm_fd: OwnedFd,
-    pub shm: Mapping,
+    pub shm: Arc<Mapping>,
     pub client: Option<Client>,
+    ram: Arc<SharedRam>,
+    queues: Vec<Queue>,
 }
 
-/// Initialises the register file in `shm` as the device does at reset: every register zero,
-/// then the RO registers, then `STATUS = READY`.
+/// Initialises the register file in `shm` as the device does at reset: every register zero
+/// (every queue disabled, every MMU context invalid), then the RO registers, then
+/// `STATUS = READY`.
 pub fn reset_registers(shm: &Mapping, instance: u32, vectors: u32) {
     for off in (0..regs::REGS_SIZE.min(shm.len())).step_by(4) {
         shm.write32(off, 0);
@@ -63,6 +75,15 @@ pub fn reset_registers(shm: &Mapping, instance: u32, vectors: u32) {
         (shm.len() as u64).saturating_sub(regs::DRAM_OFFSET_VALUE),
     );
     shm.write32(regs::INSTANCE, instance);
+    shm.write32(regs::NUM_ASIDS, regs::NUM_ASIDS_VALUE);
+    shm.write32(regs::VA_BITS, regs::VA_BITS_VALUE);
+    shm.write32(regs::PA_BITS, regs::PA_BITS_VALUE);
+    for q in 0..regs::NUM_QUEUES_VALUE {
+        shm.write32(hwq::queue_reg(q, hwq::Q_STATUS), hwq::Q_STATUS_DISABLED);
+    }
+    for asid in 0..regs::NUM_ASIDS_VALUE {
+        shm.write32(mmu::ctx_reg(asid, mmu::CTX_CTRL), 0);
+    }
     fence(Ordering::Release);
     shm.write32(regs::STATUS, regs::STATUS_READY);
 }
@@ -91,24 +112,41 @@ pub fn run_selftest(shm: &Mapping, dma: &mut (impl Dma + ?Sized)) -> Option<io::
 }
 
 impl Device {
-    /// Creates device `instance` with a shared region of `shm_size` bytes.
-    pub fn new(instance: u32, shm_size: usize, vectors: usize) -> io::Result<Self> {
-        if shm_size <= regs::DRAM_OFFSET_VALUE as usize || vectors == 0 || vectors > 256 {
+    /// Creates device `instance` with a shared region of `shm_size` bytes and `vectors`
+    /// doorbell/interrupt vectors, doing DMA to `ram`; starts its queue threads.
+    pub fn new(
+        instance: u32,
+        shm_size: usize,
+        vectors: usize,
+        ram: Arc<SharedRam>,
+    ) -> io::Result<Self> {
+        if shm_size <= regs::DRAM_OFFSET_VALUE as usize || !VECTORS.contains(&vectors) {
             return Err(io::Error::from_raw_os_error(libc::EINVAL));
         }
         let shm_fd = crate::mem::memfd(&format!("gaudi-emu{instance}"), shm_size)?;
-        let shm = Mapping::new(&shm_fd, shm_size)?;
+        let shm = Arc::new(Mapping::new(&shm_fd, shm_size)?);
+        let core = Arc::new(Core {
+            instance,
+            shm: shm.clone(),
+            ram: ram.clone(),
+        });
+        let queues = (0..regs::NUM_QUEUES_VALUE)
+            .map(|q| Queue::new(core.clone(), q))
+            .collect::<io::Result<_>>()?;
         Ok(Self {
             instance,
             vectors,
             shm_fd,
             shm,
             client: None,
+            ram,
+            queues,
         })
     }
 
     /// Resets the device: the whole shared region becomes zero (device memory does not leak
-    /// from one client to the next), then the register file is initialised.
+    /// from one client to the next), then the register file is initialised. The queues must
+    /// be stopped.
     pub fn reset(&self) {
         // SAFETY: Plain syscall on our memfd; punching a hole zeroes the range.
         let punched = unsafe {
@@ -136,7 +174,7 @@ impl Device {
     /// doorbell eventfd of that vector; [`CLIENT_PEER`] once per vector with the interrupt
     /// eventfd of that vector.
     pub fn attach(&mut self, sock: UnixStream) -> io::Result<()> {
-        self.client = None;
+        self.detach();
         let mut doorbells = Vec::with_capacity(self.vectors);
         let mut interrupts = Vec::with_capacity(self.vectors);
         for _ in 0..self.vectors {
@@ -153,6 +191,10 @@ impl Device {
         for fd in &interrupts {
             ivshmem::send_msg(&sock, i64::from(CLIENT_PEER), Some(fd.as_raw_fd()))?;
         }
+        let interrupts = Arc::new(Irqs(interrupts));
+        for q in &self.queues {
+            q.start(interrupts.clone());
+        }
         self.client = Some(Client {
             sock,
             doorbells,
@@ -162,45 +204,53 @@ impl Device {
         Ok(())
     }
 
-    /// Drops the client and its eventfds; the listening socket stays.
+    /// Drops the client and its eventfds once the queues stopped working for it (they no
+    /// longer touch guest memory), and resets the device; the listening socket stays.
     pub fn detach(&mut self) {
-        self.client = None;
+        for q in &self.queues {
+            q.stop();
+        }
+        if self.client.take().is_some() {
+            self.reset();
+        }
     }
 
     /// Raises interrupt `vector` of the client, if one is attached.
     pub fn raise(&self, vector: usize) -> io::Result<()> {
-        match self.client.as_ref().and_then(|c| c.interrupts.get(vector)) {
-            Some(fd) => ivshmem::notify(fd),
+        match &self.client {
+            Some(c) => c.interrupts.raise(vector as u32),
             None => Ok(()),
         }
     }
 
     /// Handles `rings` (> 0) rings of doorbell `vector`, coalesced; returns the interrupt
-    /// vectors to raise.
-    pub fn handle_doorbell(
-        &mut self,
-        vector: usize,
-        rings: u64,
-        dma: &mut (impl Dma + ?Sized),
-    ) -> Vec<usize> {
+    /// vectors to raise (queues raise theirs from their threads).
+    pub fn handle_doorbell(&mut self, vector: usize, rings: u64) -> Vec<usize> {
         // Everything the guest wrote before ringing is visible from here on.
         fence(Ordering::Acquire);
-        match vector {
-            regs::VECTOR_CONTROL => self.control_doorbell(rings, dma),
-            _ => self.queue_doorbell(vector),
+        if vector == regs::DOORBELL_CONTROL as usize {
+            return self.control_doorbell(rings);
         }
+        let queue = vector
+            .checked_sub(regs::doorbell_queue(0) as usize)
+            .and_then(|q| self.queues.get(q));
+        match queue {
+            Some(q) => q.kick(),
+            None => self.unused_doorbell(vector),
+        }
+        Vec::new()
     }
 
     /// The control doorbell: processes every control block, then counts the rings.
-    fn control_doorbell(&mut self, rings: u64, dma: &mut (impl Dma + ?Sized)) -> Vec<usize> {
+    fn control_doorbell(&mut self, rings: u64) -> Vec<usize> {
         let mut irqs = Vec::new();
-        match run_selftest(&self.shm, dma) {
+        match run_selftest(&self.shm, &mut &*self.ram) {
             None => {}
             Some(res) => {
                 if let Err(e) = res {
                     eprintln!("gaudi-emu{}: {e}", self.instance);
                 }
-                irqs.push(regs::VECTOR_CONTROL);
+                irqs.push(regs::VECTOR_CONTROL as usize);
             }
         }
         // The count moves only once the control blocks were processed.
@@ -209,19 +259,17 @@ impl Device {
         irqs
     }
 
-    /// A queue doorbell. Command queues are not specified yet: the ring is logged (once per
-    /// client and vector) and ignored.
-    fn queue_doorbell(&mut self, vector: usize) -> Vec<usize> {
+    /// A doorbell that names no queue: logged once per client and vector, ignored.
+    fn unused_doorbell(&mut self, vector: usize) {
         if let Some(logged) = self.client.as_mut().and_then(|c| c.logged.get_mut(vector)) {
             if !*logged {
                 *logged = true;
                 eprintln!(
-                    "gaudi-emu{}: doorbell {vector} has no queue yet (ignored, logged once)",
+                    "gaudi-emu{}: doorbell {vector} names no queue (ignored, logged once)",
                     self.instance
                 );
             }
         }
-        Vec::new()
     }
 }
 
@@ -252,15 +300,15 @@ mod tests {
             shm.write32(off, 0xdead_beef);
         }
         reset_registers(&shm, 3, 4);
-        let mut raw = [0u8; 0x40];
+        let mut raw = [0u8; 0x60];
         shm.read_bytes(0, &mut raw).unwrap();
         assert_eq!(&raw[0..8], b"GAUDIEMU");
         let word = |off: usize| u32::from_le_bytes(raw[off..off + 4].try_into().unwrap());
         let quad = |off: usize| u64::from_le_bytes(raw[off..off + 8].try_into().unwrap());
-        assert_eq!(word(0x08), 0x0001_0000, "VERSION 1.0");
+        assert_eq!(word(0x08), 0x0002_0000, "VERSION 2.0");
         assert_eq!(word(0x0c), 0, "DOORBELL_PEER");
         assert_eq!(word(0x10), 1, "DEVICE_ID");
-        assert_eq!(word(0x14), 1, "REVISION");
+        assert_eq!(word(0x14), 2, "REVISION");
         assert_eq!(word(0x18), 4, "NUM_QUEUES");
         assert_eq!(word(0x1c), 4, "NUM_VECTORS");
         assert_eq!(quad(0x20), 1 << 20, "DRAM_OFFSET");
@@ -268,6 +316,17 @@ mod tests {
         assert_eq!(word(0x30), 1, "STATUS = READY");
         assert_eq!(word(0x34), 3, "INSTANCE");
         assert_eq!(word(0x38), 0, "DOORBELL_COUNT");
+        assert_eq!(word(0x3c), 64, "NUM_ASIDS");
+        assert_eq!(quad(0x40), 0, "BAR2_BASE");
+        assert_eq!((word(0x48), word(0x4c)), (48, 48), "VA_BITS, PA_BITS");
+        assert_eq!((word(0x50), word(0x54)), (0, 0), "ERR_QUEUES, PKT_COUNT");
+        // Queues disabled, contexts invalid, control blocks zero.
+        for q in 0..4 {
+            assert_eq!(
+                shm.read32(hwq::queue_reg(q, hwq::Q_STATUS)),
+                hwq::Q_STATUS_DISABLED
+            );
+        }
         for off in (0x100..regs::REGS_SIZE).step_by(4) {
             assert_eq!(shm.read32(off), 0, "control block at {off:#x} not zero");
         }
@@ -323,22 +382,31 @@ mod tests {
         );
     }
 
+    fn device(instance: u32, vectors: usize) -> (Device, Arc<Mapping>) {
+        let ram = Arc::new(Mapping::anonymous(4096).unwrap());
+        let shared = Arc::new(SharedRam::fixed(ram.clone()));
+        (
+            Device::new(instance, 2 << 20, vectors, shared).unwrap(),
+            ram,
+        )
+    }
+
     #[test]
     fn control_doorbell_raises_vector_0_and_counts() {
-        let mut dev = Device::new(0, 2 << 20, 4).unwrap();
+        let (mut dev, ram) = device(0, 8);
         dev.reset();
-        let mut ram = vec![0u8; 4096];
         // A ring without a request is counted but raises nothing.
-        assert!(dev.handle_doorbell(0, 1, ram.as_mut_slice()).is_empty());
+        assert!(dev.handle_doorbell(0, 1).is_empty());
         assert_eq!(dev.shm.read32(regs::DOORBELL_COUNT), 1);
         request(&dev.shm, 8, PATTERN);
-        assert_eq!(dev.handle_doorbell(0, 3, ram.as_mut_slice()), vec![0]);
+        assert_eq!(dev.handle_doorbell(0, 3), vec![0]);
         assert_eq!(dev.shm.read32(regs::DOORBELL_COUNT), 4);
-        assert_eq!(ram[8..16], (!PATTERN).to_le_bytes());
-        // Queue doorbells do nothing yet, and do not touch the control blocks.
+        assert_eq!(ram.read64(8), !PATTERN);
+        // Queue doorbells (and unused ones) raise nothing here and do not touch the control
+        // blocks.
         request(&dev.shm, 16, PATTERN);
-        for v in 1..4 {
-            assert!(dev.handle_doorbell(v, 1, ram.as_mut_slice()).is_empty());
+        for v in 1..8 {
+            assert!(dev.handle_doorbell(v, 1).is_empty());
         }
         assert_eq!(
             dev.shm.read32(regs::SELFTEST_CTRL),
@@ -349,7 +417,7 @@ mod tests {
 
     #[test]
     fn reset_clears_device_memory() {
-        let dev = Device::new(1, 2 << 20, 1).unwrap();
+        let (dev, _) = device(1, 6);
         dev.shm.write_bytes((1 << 20) + 100, &[0xaa; 16]).unwrap();
         dev.shm.write32(regs::SELFTEST_PATTERN, 7);
         dev.reset();
@@ -363,8 +431,12 @@ mod tests {
 
     #[test]
     fn bad_geometry_is_refused() {
-        assert!(Device::new(0, 1 << 20, 4).is_err());
-        assert!(Device::new(0, 2 << 20, 0).is_err());
-        assert!(Device::new(0, 2 << 20, 257).is_err());
+        let ram = Arc::new(SharedRam::fixed(Arc::new(
+            Mapping::anonymous(4096).unwrap(),
+        )));
+        for (shm, vectors) in [(1 << 20, 8), (2 << 20, 0), (2 << 20, 5), (2 << 20, 257)] {
+            assert!(Device::new(0, shm, vectors, ram.clone()).is_err());
+        }
+        assert!(Device::new(0, 2 << 20, 256, ram).is_ok());
     }
 }

@@ -17,7 +17,10 @@ use std::{
     sync::atomic::{AtomicBool, Ordering},
 };
 
-use gaudi_emu::server::{Config, Server};
+use gaudi_emu::{
+    device::VECTORS,
+    server::{Config, Server},
+};
 
 const USAGE: &str = "\
 usage: gaudi-emu --guest-ram PATH --device SOCKET [--device SOCKET ...]
@@ -31,7 +34,8 @@ device instance n) and emulates a Gaudi-class accelerator behind each.
   --device SOCKET    unix socket to listen on, for -chardev socket,path=SOCKET
   --shm-size BYTES   shared region (BAR2) per device, a power of two above
                      1 MiB (default 64M; suffixes K, M, G)
-  --vectors N        doorbell/MSI-X vectors per device, 1..256 (default 4);
+  --vectors N        doorbell/MSI-X vectors per device, 6..256 (default 8;
+                     the driver needs 6: control, error and one per queue);
                      QEMU's vectors= property must be at least N
   --ram-size BYTES   bound DMA to this much guest RAM (default: file size)";
 
@@ -64,7 +68,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Cmd, String> {
         ram_size: None,
         sockets: Vec::new(),
         shm_size: 64 << 20,
-        vectors: 4,
+        vectors: 8,
     };
     let mut args = args.into_iter();
     while let Some(a) = args.next() {
@@ -92,9 +96,13 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Cmd, String> {
     if cfg.shm_size <= 1 << 20 || !cfg.shm_size.is_power_of_two() {
         return Err("--shm-size must be a power of two above 1 MiB".into());
     }
-    // QEMU's Doorbell register carries an 8-bit vector.
-    if !(1..=256).contains(&cfg.vectors) {
-        return Err("--vectors must be 1..256".into());
+    // The driver needs NUM_VECTORS_MIN; QEMU's Doorbell register carries an 8-bit vector.
+    if !VECTORS.contains(&cfg.vectors) {
+        return Err(format!(
+            "--vectors must be {}..{}",
+            VECTORS.start(),
+            VECTORS.end()
+        ));
     }
     if cfg.ram_size == Some(0) {
         return Err("--ram-size must not be 0".into());
@@ -179,7 +187,7 @@ mod tests {
             panic!("valid command line refused");
         };
         assert_eq!(c.sockets, [PathBuf::from("a"), PathBuf::from("b")]);
-        assert_eq!((c.shm_size, c.vectors, c.ram_size), (64 << 20, 4, None));
+        assert_eq!((c.shm_size, c.vectors, c.ram_size), (64 << 20, 8, None));
 
         let Ok(Cmd::Run(c)) = parse(&[
             "--guest-ram",
@@ -189,7 +197,7 @@ mod tests {
             "--shm-size",
             "4M",
             "--vectors",
-            "8",
+            "6",
             "--ram-size",
             "2G",
         ]) else {
@@ -197,7 +205,7 @@ mod tests {
         };
         assert_eq!(
             (c.shm_size, c.vectors, c.ram_size),
-            (4 << 20, 8, Some(2 << 30))
+            (4 << 20, 6, Some(2 << 30))
         );
 
         assert!(matches!(parse(&["--help"]), Ok(Cmd::Help)));
@@ -208,6 +216,7 @@ mod tests {
             &["--guest-ram", "r", "--device", "a", "--shm-size", "3M"],
             &["--guest-ram", "r", "--device", "a", "--shm-size", "1M"],
             &["--guest-ram", "r", "--device", "a", "--vectors", "0"],
+            &["--guest-ram", "r", "--device", "a", "--vectors", "5"],
             &["--guest-ram", "r", "--device", "a", "--vectors", "257"],
             &["--guest-ram", "r", "--device", "a", "--ram-size", "0"],
             &["--guest-ram", "r", "--device", "a", "--bogus"],

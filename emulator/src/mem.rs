@@ -3,10 +3,11 @@
 //! Shared memory: the device's region (register file and device memory) and guest RAM.
 //!
 //! Both are mapped `MAP_SHARED` and written concurrently by the guest, so every access goes
-//! through a raw pointer with an atomic (registers) or volatile (DMA) operation; nothing hands
-//! out Rust references to the memory. Ordering against the guest is the caller's business:
-//! the device issues an acquire fence after it consumed a doorbell and a release fence before
-//! it publishes a status and raises an interrupt (see `device.rs`).
+//! through a raw pointer: atomic operations for registers, page-table descriptors and fence
+//! values, `memmove`-style copies for bulk data (what DMA engines do); nothing hands out Rust
+//! references to the memory. Ordering against the guest is the caller's business: the device
+//! issues an acquire fence after it consumed a doorbell and a release fence before it
+//! publishes a status and raises an interrupt (see `device.rs` and `queue.rs`).
 
 use std::{
     fs::OpenOptions,
@@ -15,7 +16,10 @@ use std::{
     os::unix::fs::MetadataExt,
     path::{Path, PathBuf},
     ptr::NonNull,
-    sync::atomic::{AtomicU32, Ordering},
+    sync::{
+        atomic::{AtomicU32, AtomicU64, Ordering},
+        Arc, Mutex,
+    },
 };
 
 fn efault() -> io::Error {
@@ -28,9 +32,11 @@ pub struct Mapping {
     len: usize,
 }
 
-// SAFETY: The mapping is plain shared memory; all accesses go through volatile or atomic
-// operations on raw pointers, so it may be used from any thread.
+// SAFETY: The mapping is plain shared memory; all accesses go through atomic operations or
+// raw-pointer copies, never through Rust references, so it may be used from any thread.
 unsafe impl Send for Mapping {}
+// SAFETY: As above: `&Mapping` only allows raw-pointer and atomic accesses.
+unsafe impl Sync for Mapping {}
 
 impl Mapping {
     fn map(fd: libc::c_int, len: usize, flags: libc::c_int) -> io::Result<Self> {
@@ -132,22 +138,99 @@ impl Mapping {
         self.write32(off.wrapping_add(4), (value >> 32) as u32);
     }
 
+    /// The 64-bit word at `off`, if it is in bounds and aligned.
+    fn quad(&self, off: usize) -> Option<&AtomicU64> {
+        if off % 8 != 0 {
+            return None;
+        }
+        let p = self.at(off, 8)?;
+        // SAFETY: As in `word`, with 8-byte alignment.
+        Some(unsafe { AtomicU64::from_ptr(p.cast()) })
+    }
+
+    /// Reads the little-endian `u64` at `off` in one atomic access; `None` if out of bounds
+    /// or misaligned. Page-table descriptors and fence values are read this way.
+    pub fn load64(&self, off: usize) -> Option<u64> {
+        self.quad(off)
+            .map(|q| u64::from_le(q.load(Ordering::Relaxed)))
+    }
+
+    /// Writes the little-endian `u64` at `off` in one atomic access; `false` if out of bounds
+    /// or misaligned.
+    pub fn store64(&self, off: usize, value: u64) -> bool {
+        self.quad(off)
+            .map(|q| q.store(value.to_le(), Ordering::Relaxed))
+            .is_some()
+    }
+
+    /// Atomically sets `bits` in the little-endian `u32` at `off`.
+    pub fn or32(&self, off: usize, bits: u32) {
+        if let Some(w) = self.word(off) {
+            w.fetch_or(bits.to_le(), Ordering::Relaxed);
+        }
+    }
+
+    /// Atomically clears `bits` in the little-endian `u32` at `off`.
+    pub fn clear32(&self, off: usize, bits: u32) {
+        if let Some(w) = self.word(off) {
+            w.fetch_and(!bits.to_le(), Ordering::Relaxed);
+        }
+    }
+
     /// Copies `data` to `off`; `EFAULT` if the range is outside the mapping.
     pub fn write_bytes(&self, off: usize, data: &[u8]) -> io::Result<()> {
         let p = self.at(off, data.len()).ok_or_else(efault)?;
-        for (i, b) in data.iter().enumerate() {
-            // SAFETY: `off + data.len() <= len`.
-            unsafe { std::ptr::write_volatile(p.add(i), *b) }
-        }
+        // SAFETY: `off + data.len() <= len`; `data` is a Rust slice, which never points into
+        // a mapping (no references to mapped memory exist), so the ranges do not overlap.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), p, data.len()) };
         Ok(())
     }
 
     /// Copies `out.len()` bytes from `off`; `EFAULT` if the range is outside the mapping.
     pub fn read_bytes(&self, off: usize, out: &mut [u8]) -> io::Result<()> {
         let p = self.at(off, out.len()).ok_or_else(efault)?;
-        for (i, b) in out.iter_mut().enumerate() {
-            // SAFETY: `off + out.len() <= len`.
-            *b = unsafe { std::ptr::read_volatile(p.add(i)) };
+        // SAFETY: As in `write_bytes`.
+        unsafe { std::ptr::copy_nonoverlapping(p, out.as_mut_ptr(), out.len()) };
+        Ok(())
+    }
+
+    /// Copies `len` bytes from `src` at `src_off` to `dst` at `dst_off` (`memmove`: the two
+    /// ranges may overlap when `src` and `dst` are the same mapping); `EFAULT` if either
+    /// range is outside its mapping.
+    pub fn copy(
+        src: &Mapping,
+        src_off: usize,
+        dst: &Mapping,
+        dst_off: usize,
+        len: usize,
+    ) -> io::Result<()> {
+        let s = src.at(src_off, len).ok_or_else(efault)?;
+        let d = dst.at(dst_off, len).ok_or_else(efault)?;
+        // SAFETY: Both ranges are inside live mappings; `copy` allows overlap.
+        unsafe { std::ptr::copy(s, d, len) };
+        Ok(())
+    }
+
+    /// Fills `len` bytes at `off` with the 4-byte `pattern`, byte `i` of the range getting
+    /// `pattern[i % 4]`; `EFAULT` if the range is outside the mapping.
+    pub fn fill(&self, off: usize, len: usize, pattern: [u8; 4]) -> io::Result<()> {
+        let p = self.at(off, len).ok_or_else(efault)?;
+        if pattern.iter().all(|&b| b == pattern[0]) {
+            // SAFETY: `off + len <= self.len`.
+            unsafe { std::ptr::write_bytes(p, pattern[0], len) };
+            return Ok(());
+        }
+        const CHUNK: usize = 1024;
+        let mut buf = [0u8; CHUNK];
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = pattern[i % 4];
+        }
+        let mut done = 0;
+        while done < len {
+            let n = (len - done).min(CHUNK);
+            // SAFETY: `done + n <= len`, inside the range checked above; `buf` is ours.
+            unsafe { std::ptr::copy_nonoverlapping(buf.as_ptr(), p.add(done), n) };
+            done += n;
         }
         Ok(())
     }
@@ -240,7 +323,7 @@ impl FileId {
 pub struct GuestRam {
     path: PathBuf,
     limit: Option<u64>,
-    map: Option<(FileId, Mapping)>,
+    map: Option<(FileId, Arc<Mapping>)>,
     /// Whether the last lookup failed (logs once per failure streak).
     failing: bool,
 }
@@ -264,7 +347,13 @@ impl GuestRam {
 
     /// Size of guest RAM as DMA sees it, if the file can be mapped.
     pub fn size(&mut self) -> io::Result<usize> {
-        self.mapping().map(Mapping::len)
+        self.mapping().map(|m| m.len())
+    }
+
+    /// The current mapping of guest RAM: the file is looked up again, and mapped again if
+    /// it changed. The mapping stays valid as long as the caller holds it.
+    pub fn current(&mut self) -> io::Result<Arc<Mapping>> {
+        self.mapping().cloned()
     }
 
     fn lookup(&mut self) -> io::Result<()> {
@@ -283,7 +372,7 @@ impl GuestRam {
                 "guest RAM file is empty",
             ));
         }
-        self.map = Some((id, Mapping::new(&file, len)?));
+        self.map = Some((id, Arc::new(Mapping::new(&file, len)?)));
         eprintln!(
             "gaudi-emu: mapped guest RAM {} ({len:#x} bytes)",
             self.path.display()
@@ -291,7 +380,7 @@ impl GuestRam {
         Ok(())
     }
 
-    fn mapping(&mut self) -> io::Result<&Mapping> {
+    fn mapping(&mut self) -> io::Result<&Arc<Mapping>> {
         match self.lookup() {
             Ok(()) => self.failing = false,
             Err(e) => {
@@ -318,9 +407,119 @@ impl Dma for GuestRam {
     }
 }
 
+/// Guest RAM shared by the devices of a server and their queue threads: QEMU's file, or a
+/// fixed mapping (tests).
+pub struct SharedRam(Mutex<RamSource>);
+
+enum RamSource {
+    File(GuestRam),
+    Fixed(Arc<Mapping>),
+}
+
+impl SharedRam {
+    /// Guest RAM in the file at `path` (see [`GuestRam`]).
+    pub fn file(path: &Path, limit: Option<u64>) -> Self {
+        Self(Mutex::new(RamSource::File(GuestRam::new(path, limit))))
+    }
+
+    /// Guest RAM that is `map`, from guest physical address 0.
+    pub fn fixed(map: Arc<Mapping>) -> Self {
+        Self(Mutex::new(RamSource::Fixed(map)))
+    }
+
+    fn source(&self) -> std::sync::MutexGuard<'_, RamSource> {
+        // A panic elsewhere cannot leave the source inconsistent: use it anyway.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The current mapping (see [`GuestRam::current`]).
+    pub fn current(&self) -> io::Result<Arc<Mapping>> {
+        match &mut *self.source() {
+            RamSource::File(ram) => ram.current(),
+            RamSource::Fixed(map) => Ok(map.clone()),
+        }
+    }
+
+    /// Forgets the current mapping of a file (a new QEMU may use a new file).
+    pub fn invalidate(&self) {
+        if let RamSource::File(ram) = &mut *self.source() {
+            ram.invalidate();
+        }
+    }
+}
+
+impl Dma for &SharedRam {
+    fn dma_write(&mut self, addr: u64, data: &[u8]) -> io::Result<()> {
+        let off = usize::try_from(addr).map_err(|_| efault())?;
+        self.current()?.write_bytes(off, data)
+    }
+
+    fn dma_read(&mut self, addr: u64, out: &mut [u8]) -> io::Result<()> {
+        let off = usize::try_from(addr).map_err(|_| efault())?;
+        self.current()?.read_bytes(off, out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bulk_copy_fill_and_atomics() {
+        let m = Mapping::anonymous(8192).unwrap();
+        m.write_bytes(0, b"0123456789").unwrap();
+        // Overlapping copy inside one mapping behaves like memmove.
+        Mapping::copy(&m, 0, &m, 2, 8).unwrap();
+        let mut out = [0u8; 10];
+        m.read_bytes(0, &mut out).unwrap();
+        assert_eq!(&out, b"0101234567");
+        Mapping::copy(&m, 2, &m, 0, 8).unwrap();
+        m.read_bytes(0, &mut out).unwrap();
+        assert_eq!(&out, b"0123456767");
+        assert!(Mapping::copy(&m, 8190, &m, 0, 4).is_err());
+        assert!(Mapping::copy(&m, 0, &m, usize::MAX, 4).is_err());
+        // Fill with a pattern, longer than the internal chunk and of odd length.
+        m.fill(3, 3001, [1, 2, 3, 4]).unwrap();
+        let mut buf = vec![0u8; 3010];
+        m.read_bytes(0, &mut buf).unwrap();
+        assert_eq!(&buf[..3], b"012");
+        for (i, b) in buf[3..3004].iter().enumerate() {
+            assert_eq!(*b, [1, 2, 3, 4][i % 4]);
+        }
+        assert_eq!(buf[3004], 0);
+        m.fill(0, 5, [7; 4]).unwrap();
+        m.read_bytes(0, &mut out).unwrap();
+        assert_eq!(&out[..6], &[7, 7, 7, 7, 7, 3]);
+        assert!(m.fill(8000, 193, [0; 4]).is_err());
+        // 64-bit atomics need alignment; bit operations.
+        assert!(m.store64(16, 0x1122_3344_5566_7788));
+        assert_eq!(m.load64(16), Some(0x1122_3344_5566_7788));
+        assert_eq!(m.read32(20), 0x1122_3344);
+        assert!(!m.store64(12, 1));
+        assert_eq!(m.load64(8192), None);
+        m.write32(32, 0b1010);
+        m.or32(32, 0b0101);
+        m.clear32(32, 0b0011);
+        assert_eq!(m.read32(32), 0b1100);
+    }
+
+    #[test]
+    fn shared_ram_fixed_and_file() {
+        let map = Arc::new(Mapping::anonymous(4096).unwrap());
+        let ram = SharedRam::fixed(map.clone());
+        (&ram).dma_write(8, &[5; 8]).unwrap();
+        assert_eq!(map.read64(8), 0x0505_0505_0505_0505);
+        assert!((&ram).dma_write(4092, &[5; 8]).is_err());
+        let path = temp_path("shared");
+        let _ = std::fs::remove_file(&path);
+        let ram = SharedRam::file(&path, None);
+        assert!(ram.current().is_err());
+        std::fs::File::create(&path).unwrap().set_len(4096).unwrap();
+        assert_eq!(ram.current().unwrap().len(), 4096);
+        ram.invalidate();
+        assert_eq!(ram.current().unwrap().len(), 4096);
+        std::fs::remove_file(&path).unwrap();
+    }
 
     #[test]
     fn registers_are_little_endian_and_bounded() {

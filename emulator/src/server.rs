@@ -2,8 +2,9 @@
 
 //! The event loop: one listening socket per device, doorbell eventfds, client hang-ups.
 //!
-//! Single-threaded: one `poll` over every listener, every attached client's socket (readable
-//! means hang-up: QEMU never sends anything) and every doorbell eventfd.
+//! One `poll` over every listener, every attached client's socket (readable means hang-up:
+//! QEMU never sends anything) and every doorbell eventfd, on the server's thread. Control
+//! doorbells are handled there; queue doorbells wake the queue's own thread.
 
 use std::{
     io,
@@ -11,11 +12,14 @@ use std::{
     os::unix::fs::{FileTypeExt, MetadataExt},
     os::unix::net::{UnixListener, UnixStream},
     path::{Path, PathBuf},
-    sync::atomic::{AtomicBool, Ordering},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
     time::Duration,
 };
 
-use crate::{device::Device, ivshmem, mem::GuestRam};
+use crate::{device::Device, ivshmem, mem::SharedRam};
 
 /// Configuration of a server.
 #[derive(Clone, Debug)]
@@ -88,7 +92,7 @@ impl Drop for Listener {
 pub struct Server {
     devices: Vec<Device>,
     listeners: Vec<Listener>,
-    ram: GuestRam,
+    ram: Arc<SharedRam>,
 }
 
 /// What a poll entry refers to.
@@ -110,16 +114,22 @@ impl Server {
     pub fn new(cfg: &Config) -> io::Result<Self> {
         let mut devices = Vec::new();
         let mut listeners = Vec::new();
+        let ram = Arc::new(SharedRam::file(&cfg.guest_ram, cfg.ram_size));
         for (i, path) in cfg.sockets.iter().enumerate() {
             let instance =
                 u32::try_from(i).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-            devices.push(Device::new(instance, cfg.shm_size, cfg.vectors)?);
+            devices.push(Device::new(
+                instance,
+                cfg.shm_size,
+                cfg.vectors,
+                ram.clone(),
+            )?);
             listeners.push(Listener::bind(path)?);
         }
         Ok(Self {
             devices,
             listeners,
-            ram: GuestRam::new(&cfg.guest_ram, cfg.ram_size),
+            ram,
         })
     }
 
@@ -263,7 +273,7 @@ impl Server {
         if rings == 0 {
             return;
         }
-        for irq in dev.handle_doorbell(v, rings, &mut self.ram) {
+        for irq in dev.handle_doorbell(v, rings) {
             if let Err(e) = dev.raise(irq) {
                 eprintln!("gaudi-emu{i}: raising vector {irq}: {e}");
             }

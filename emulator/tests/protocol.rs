@@ -13,10 +13,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use gaudi_emu::{ivshmem, mem::Mapping, regs};
+use gaudi_emu::{hw::regs, ivshmem, mem::Mapping};
 
 const SHM_SIZE: usize = 4 << 20;
-const VECTORS: usize = 4;
+const VECTORS: usize = 8;
 const RAM_SIZE: u64 = 1 << 20;
 
 struct Emu {
@@ -259,10 +259,11 @@ fn handshake_selftest_interrupt() {
             shm.read64(regs::SIGNATURE),
             u64::from_le_bytes(*b"GAUDIEMU")
         );
-        assert_eq!(shm.read32(regs::VERSION), 0x0001_0000);
+        assert_eq!(shm.read32(regs::VERSION), 0x0002_0000);
         assert_eq!(i64::from(shm.read32(regs::DOORBELL_PEER)), q.device_id);
         assert_eq!(shm.read32(regs::DEVICE_ID), 1);
-        assert_eq!(shm.read32(regs::REVISION), 1);
+        assert_eq!(shm.read32(regs::REVISION), 2);
+        assert_eq!(shm.read32(regs::NUM_ASIDS), 64);
         assert_eq!(shm.read32(regs::NUM_QUEUES), 4);
         assert_eq!(shm.read32(regs::NUM_VECTORS), VECTORS as u32);
         assert_eq!(shm.read64(regs::DRAM_OFFSET), 1 << 20);

@@ -136,7 +136,7 @@ fn spawn_emu(dir: &Path) -> Child {
         .arg(dir.join("ram"))
         .arg("--device")
         .arg(dir.join("dev0.sock"))
-        .args(["--shm-size", &SHM_SIZE.to_string(), "--vectors", "4"])
+        .args(["--shm-size", &SHM_SIZE.to_string(), "--vectors", "8"])
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(dir.join("emu.log")).unwrap())
         .spawn()
@@ -180,7 +180,7 @@ fn spawn_qemu(qemu: &Path, dir: &Path) -> (Child, Qtest) {
         ))
         .args([
             "-device",
-            &format!("ivshmem-doorbell,chardev=dev0,vectors=4,addr={SLOT:#x}"),
+            &format!("ivshmem-doorbell,chardev=dev0,vectors=8,addr={SLOT:#x}"),
         ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -312,10 +312,10 @@ fn qemu_ivshmem_doorbell_end_to_end() {
     q.cfg_write(0x18, BAR2 as u32);
     assert_eq!(u64::from(size_mask.wrapping_neg()), SHM_SIZE, "BAR2 size");
 
-    // MSI-X: 4 vectors in BAR1; enable it, every vector starts masked.
+    // MSI-X: 8 vectors in BAR1; enable it, every vector starts masked.
     let cap = msix_cap(&mut q);
     let ctrl = q.cfg_read(cap) >> 16;
-    assert_eq!((ctrl & 0x7ff) + 1, 4, "MSI-X table size");
+    assert_eq!((ctrl & 0x7ff) + 1, 8, "MSI-X table size");
     let table = q.cfg_read(cap + 4);
     let pba = q.cfg_read(cap + 8);
     assert_eq!((table & 7, pba & 7), (1, 1), "MSI-X table and PBA in BAR1");
@@ -327,9 +327,9 @@ fn qemu_ivshmem_doorbell_end_to_end() {
     // BAR0: the guest is peer 1; BAR2: the register file.
     assert_eq!(q.readl(BAR0 + 0x08), 1, "IVPosition");
     assert_eq!(q.readq(BAR2), u64::from_le_bytes(*b"GAUDIEMU"), "SIGNATURE");
-    assert_eq!(q.readl(BAR2 + 0x08), 0x0001_0000, "VERSION");
+    assert_eq!(q.readl(BAR2 + 0x08), 0x0002_0000, "VERSION");
     assert_eq!(q.readl(BAR2 + 0x0c), 0, "DOORBELL_PEER");
-    assert_eq!(q.readl(BAR2 + 0x1c), 4, "NUM_VECTORS");
+    assert_eq!(q.readl(BAR2 + 0x1c), 8, "NUM_VECTORS");
     assert_eq!(q.readl(BAR2 + 0x30), 1, "STATUS");
     assert_eq!(q.readq(BAR2 + 0x28), SHM_SIZE - (1 << 20), "DRAM_SIZE");
 
