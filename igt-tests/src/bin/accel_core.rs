@@ -174,7 +174,7 @@ fn main() {
             let f = open_raw().map_err(|e| igt::fail!("open: {e}"))?;
             let mut buf = [0u8; 256];
             // Driver range past the last driver ioctl.
-            for nr in (uapi::DRM_COMMAND_BASE + uapi::DRM_GAUDI_GEM_MMAP_OFFSET + 1)..0xa0 {
+            for nr in (uapi::DRM_COMMAND_BASE + uapi::DRM_GAUDI_CTX_QUERY + 1)..0xa0 {
                 let req = ioc(RW, DRM, nr, 24);
                 igt::assert_eq!(
                     ioctl_errno(f.as_fd(), req, &mut buf),
