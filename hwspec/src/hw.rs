@@ -694,12 +694,19 @@ pub mod tpc {
         }
 
         /// Checks the register fields against the form: every register in range, every
-        /// unused field zero. Returns the form if the instruction is valid.
+        /// unused field zero, and the immediates that select something in range (`arg`
+        /// 0..8, `gid` and `gsize` 0..3, `vmovs` 0..[`VLEN`]). Returns the form if the
+        /// instruction is valid.
         pub fn validate(self) -> Option<Form> {
             let form = self.form()?;
             let s = |r: u8| r < NUM_SREGS;
             let v = |r: u8| r < NUM_VREGS;
             let (rd, ra, rb, imm) = (self.rd, self.ra, self.rb, self.imm);
+            let imm_ok = match self.op {
+                op::ARG => (0..super::packet::TPC_ARGS as i32).contains(&imm),
+                op::GID | op::GSIZE => (0..3).contains(&imm),
+                _ => true,
+            };
             let ok = match form {
                 Form::None => rd == 0 && ra == 0 && rb == 0 && imm == 0,
                 Form::Jump => rd == 0 && ra == 0 && rb == 0,
@@ -718,7 +725,7 @@ pub mod tpc {
                 Form::Vd => v(rd) && ra == 0 && rb == 0 && imm == 0,
                 Form::SdVaImm => s(rd) && v(ra) && rb == 0 && (imm as u32 as usize) < VLEN,
             };
-            ok.then_some(form)
+            (ok && imm_ok).then_some(form)
         }
     }
 }
@@ -828,6 +835,57 @@ mod tests {
         assert_eq!(insn.validate(), Some(tpc::Form::SdSaImm));
         let bad = tpc::Insn { rd: 32, ..insn };
         assert_eq!(bad.validate(), None);
+    }
+
+    #[test]
+    fn constants() {
+        assert_eq!(regs::SIGNATURE_VALUE, 0x554d_4549_4455_4147);
+        assert_eq!(regs::VERSION_VALUE, 0x0002_0000);
+        assert_eq!((regs::STATUS_READY, regs::STATUS_ERROR), (1, 2));
+        assert_eq!(
+            [
+                regs::SELFTEST_STATUS_IDLE,
+                regs::SELFTEST_STATUS_BUSY,
+                regs::SELFTEST_STATUS_DONE,
+                regs::SELFTEST_STATUS_ERR_DMA
+            ],
+            [0, 1, 2, 3]
+        );
+        assert_eq!(regs::NUM_VECTORS_MIN, 6);
+        assert_eq!(regs::doorbell_queue(3), 4);
+        assert_eq!(regs::vector_queue(3), regs::NUM_VECTORS_MIN - 1);
+        assert_eq!(
+            queue::err_info(0x1_0005, 3, 0x13),
+            5 | (3 << 16) | (3 << 24)
+        );
+    }
+
+    #[test]
+    fn immediates_that_select_are_validated() {
+        let insn = |op, imm| tpc::Insn {
+            op,
+            rd: 1,
+            ra: 0,
+            rb: 0,
+            imm,
+        };
+        for (op, max) in [
+            (tpc::op::ARG, packet::TPC_ARGS as i32),
+            (tpc::op::GID, 3),
+            (tpc::op::GSIZE, 3),
+        ] {
+            assert!(insn(op, 0).validate().is_some());
+            assert!(insn(op, max - 1).validate().is_some());
+            assert!(insn(op, max).validate().is_none());
+            assert!(insn(op, -1).validate().is_none());
+        }
+        let vmovs = |imm| tpc::Insn {
+            imm,
+            ..insn(tpc::op::VMOVS, 0)
+        };
+        assert!(vmovs(tpc::VLEN as i32 - 1).validate().is_some());
+        assert!(vmovs(tpc::VLEN as i32).validate().is_none());
+        assert!(vmovs(-1).validate().is_none());
     }
 
     #[test]
