@@ -254,6 +254,16 @@ impl Source {
     }
 }
 
+/// Where a packet is: its source, its address space, the bytes available from it on in the
+/// ring or buffer, and whether it is in an indirect buffer.
+#[derive(Clone, Copy)]
+struct At {
+    src: Source,
+    asid: u32,
+    avail: u32,
+    in_ib: bool,
+}
+
 struct Worker<'a> {
     sh: &'a Shared,
     irqs: &'a Irqs,
@@ -451,37 +461,35 @@ impl Worker<'_> {
             dev: shm,
             bar2: shm.read64(regs::BAR2_BASE),
         };
-        self.packet(&bus, src, mmu::ASID_KERNEL, pending, false)
+        let at = At {
+            src,
+            asid: mmu::ASID_KERNEL,
+            avail: pending,
+            in_ib: false,
+        };
+        self.packet(&bus, at)
     }
 
     /// Fetches and runs one packet of `src` in `asid`, with `avail` bytes left in the ring
     /// or buffer; returns its length in bytes. Errors come back located.
-    fn packet(
-        &mut self,
-        bus: &Bus,
-        src: Source,
-        asid: u32,
-        avail: u32,
-        in_ib: bool,
-    ) -> Result<u32, Stop> {
-        match self.fetch_and_run(bus, src, asid, avail, in_ib) {
+    fn packet(&mut self, bus: &Bus, at: At) -> Result<u32, Stop> {
+        match self.fetch_and_run(bus, at) {
             Ok(len) => {
                 self.shm().add32(regs::PKT_COUNT, 1);
                 Ok(len)
             }
-            Err(Stop::Fail(f)) => Err(Stop::Located(f, asid, src.va(0))),
+            Err(Stop::Fail(f)) => Err(Stop::Located(f, at.asid, at.src.va(0))),
             Err(e) => Err(e),
         }
     }
 
-    fn fetch_and_run(
-        &mut self,
-        bus: &Bus,
-        src: Source,
-        asid: u32,
-        avail: u32,
-        in_ib: bool,
-    ) -> Result<u32, Stop> {
+    fn fetch_and_run(&mut self, bus: &Bus, at: At) -> Result<u32, Stop> {
+        let At {
+            src,
+            asid,
+            avail,
+            in_ib,
+        } = at;
         let sh = self.sh;
         let shm = &sh.core.shm;
         let mut space = Space::new(bus, shm, asid);
@@ -615,7 +623,13 @@ impl Worker<'_> {
             let src = Source::Buffer {
                 addr: addr + u64::from(off),
             };
-            off += self.packet(bus, src, asid, size - off, true)?;
+            let at = At {
+                src,
+                asid,
+                avail: size - off,
+                in_ib: true,
+            };
+            off += self.packet(bus, at)?;
         }
         Ok(())
     }
