@@ -635,3 +635,33 @@ fn bad_launches() {
         (hwq::ERR_MMU_FAULT, 0x5000_0000, info)
     );
 }
+
+#[test]
+fn reset_and_detach_abandon_a_long_launch() {
+    let mut rig = rig();
+    // 2^24 grid points of a counting loop: minutes of work.
+    let mut p = Prog::default();
+    p.ri(op::LI, 1, 0)
+        .ri(op::LI, 2, 1000)
+        .i(op::ADDI, 1, 1, 0, 1)
+        .i(op::BLT, 0, 1, 2, -1)
+        .halt();
+    rig.write(CODE, &p.bytes());
+    let launch = launch_words(&p, [4096, 4096, 1], [0; 8]);
+    rig.submit(0, &launch);
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert_eq!(rig.reg(0, hwq::Q_STATUS), hwq::Q_STATUS_BUSY);
+    let t = std::time::Instant::now();
+    let tail = rig.tail(0);
+    rig.reset(0, tail);
+    assert!(t.elapsed() < std::time::Duration::from_secs(2));
+    rig.idle(0);
+    assert_eq!(rig.reg(0, hwq::Q_HEAD), tail);
+    // Again, and the client goes away in the middle.
+    rig.submit(0, &launch);
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let t = std::time::Instant::now();
+    rig.dev.detach();
+    assert!(t.elapsed() < std::time::Duration::from_secs(2));
+    assert_eq!(rig.reg(0, hwq::Q_STATUS), hwq::Q_STATUS_DISABLED);
+}
