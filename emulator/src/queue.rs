@@ -86,8 +86,8 @@ impl Shared {
         self.ctl.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn changed(&self, c: &mut Ctl) {
-        let _ = c;
+    /// Tells the thread that `ctl` changed; the caller holds the lock (`_locked`).
+    fn changed(&self, _locked: &mut Ctl) {
         self.events.fetch_add(1, Ordering::Release);
         self.cv.notify_all();
     }
