@@ -421,10 +421,10 @@ pub mod packet {
 /// An instruction is a 64-bit word: opcode in bits 7:0, `rd` in 15:8, `ra` in 23:16, `rb` in
 /// 31:24 and a signed 32-bit immediate in 63:32. A core has 32 scalar registers `s0..s31`
 /// (64-bit integers), 16 vector registers `v0..v15` of [`VLEN`] fp32 lanes and a vector
-/// length `vl` (0..=[`VLEN`], [`VLEN`] at the start of a grid point). Each grid point starts at instruction 0 with
-/// every register zero and runs until `halt`; a grid point that executes more than
-/// [`BUDGET`] instructions, an invalid encoding or a branch outside the kernel stops the
-/// queue with `ERR_TPC`.
+/// length `vl` (0..=[`VLEN`], [`VLEN`] at the start of a grid point). Each grid point starts
+/// at instruction 0 with every register zero and runs until `halt`; a grid point that
+/// executes more than [`BUDGET`] instructions, an invalid encoding or a branch outside the
+/// kernel stops the queue with `ERR_TPC`.
 pub mod tpc {
     /// Lanes of a vector register.
     pub const VLEN: usize = 16;
