@@ -162,6 +162,8 @@ pub mod regs {
 /// Offsets are relative to the queue's block, [`queue_reg`]. `Q_TAIL` and `Q_HEAD` are
 /// free-running byte counters; the ring position is the counter modulo `Q_SIZE`. Packets may
 /// wrap around the end of the ring.
+///
+/// [`queue_reg`]: queue::queue_reg
 pub mod queue {
     use super::regs;
 
@@ -425,6 +427,9 @@ pub mod packet {
 /// at instruction 0 with every register zero and runs until `halt`; a grid point that
 /// executes more than [`BUDGET`] instructions, an invalid encoding or a branch outside the
 /// kernel stops the queue with `ERR_TPC`.
+///
+/// [`VLEN`]: tpc::VLEN
+/// [`BUDGET`]: tpc::BUDGET
 pub mod tpc {
     /// Lanes of a vector register.
     pub const VLEN: usize = 16;
