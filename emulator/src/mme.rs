@@ -5,7 +5,8 @@
 //! The product is computed tile by tile: each tile of C is read (unless `beta` is 0), then
 //! accumulated over tiles of A and B read through the MMU into host buffers and multiplied
 //! with `matrixmultiply`, then biased, clamped and written back. Host memory stays bounded
-//! whatever the dimensions, and a reset request is seen between tiles.
+//! whatever the dimensions, and a reset request is seen between two blocks of the product
+//! (256 x 256 x 256 multiply-adds at most).
 
 use gaudi_hw::{packet, queue};
 
@@ -141,7 +142,6 @@ pub fn run(space: &mut Space, flags: u8, w: &[u32], poll: Poll) -> Result<(), St
         let tm = TILE_M.min(m - i0);
         for j0 in (0..n).step_by(TILE_N) {
             let tn = TILE_N.min(n - j0);
-            poll()?;
             // A zero beta does not read C: whatever C holds (NaN too) does not matter.
             let mut tile_beta = beta;
             if beta == 0.0 {
@@ -152,6 +152,7 @@ pub fn run(space: &mut Space, flags: u8, w: &[u32], poll: Poll) -> Result<(), St
                 read_block(space, c, (i0, tm), (j0, tn), &mut raw, &mut ct)?;
             }
             for p0 in (0..k).step_by(TILE_K) {
+                poll()?;
                 let tk = TILE_K.min(k - p0);
                 // Tiles as stored, then strides that read them as op(A) (tm x tk) and op(B)
                 // (tk x tn).

@@ -86,8 +86,8 @@ impl Shared {
         self.ctl.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn changed(&self, c: &mut Ctl) {
-        let _ = c;
+    /// Tells the thread that `ctl` changed; the caller holds the lock (`_locked`).
+    fn changed(&self, _locked: &mut Ctl) {
         self.events.fetch_add(1, Ordering::Release);
         self.cv.notify_all();
     }
@@ -254,6 +254,16 @@ impl Source {
     }
 }
 
+/// Where a packet is: its source, its address space, the bytes available from it on in the
+/// ring or buffer, and whether it is in an indirect buffer.
+#[derive(Clone, Copy)]
+struct At {
+    src: Source,
+    asid: u32,
+    avail: u32,
+    in_ib: bool,
+}
+
 struct Worker<'a> {
     sh: &'a Shared,
     irqs: &'a Irqs,
@@ -348,6 +358,15 @@ impl Worker<'_> {
                 self.set_status(hwq::Q_STATUS_IDLE);
                 return;
             }
+            // A client that went away, or a reset request, wins over the next packet.
+            match self.poll() {
+                Err(Stop::Reset) => {
+                    check_reset = true;
+                    continue;
+                }
+                Err(_) => return,
+                Ok(()) => {}
+            }
             self.set_status(hwq::Q_STATUS_BUSY);
             match self.ring_packet(tail) {
                 Ok(len) => {
@@ -368,11 +387,6 @@ impl Worker<'_> {
                     self.error(f, mmu::ASID_KERNEL, base);
                     return;
                 }
-            }
-            match self.poll() {
-                Err(Stop::Reset) => check_reset = true,
-                Err(Stop::Abort) => return,
-                _ => {}
             }
         }
     }
@@ -424,7 +438,8 @@ impl Worker<'_> {
 
     /// Fetches and runs the packet at the head; returns its length in bytes.
     fn ring_packet(&mut self, tail: u32) -> Result<u32, Stop> {
-        let shm = &self.sh.core.shm;
+        let sh = self.sh;
+        let shm = &sh.core.shm;
         let base = shm.read64(self.sh.reg(hwq::Q_BASE));
         let size = shm.read32(self.sh.reg(hwq::Q_SIZE));
         let head = self.st.head;
@@ -439,38 +454,42 @@ impl Worker<'_> {
             return Err(Stop::Located(f, mmu::ASID_KERNEL, base + u64::from(pos)));
         }
         let src = Source::Ring { base, size, pos };
-        self.packet(src, mmu::ASID_KERNEL, pending, false)
+        // The bus as it is now serves the ring packet, indirect buffer included.
+        let ram = sh.core.ram.current().ok();
+        let bus = Bus {
+            ram: ram.as_deref(),
+            dev: shm,
+            bar2: shm.read64(regs::BAR2_BASE),
+        };
+        let at = At {
+            src,
+            asid: mmu::ASID_KERNEL,
+            avail: pending,
+            in_ib: false,
+        };
+        self.packet(&bus, at)
     }
 
     /// Fetches and runs one packet of `src` in `asid`, with `avail` bytes left in the ring
     /// or buffer; returns its length in bytes. Errors come back located.
-    fn packet(&mut self, src: Source, asid: u32, avail: u32, in_ib: bool) -> Result<u32, Stop> {
-        let sh = self.sh;
-        let core = &sh.core;
-        let ram = core.ram.current().ok();
-        let bus = Bus {
-            ram: ram.as_deref(),
-            dev: &core.shm,
-            bar2: core.shm.read64(regs::BAR2_BASE),
-        };
-        match self.fetch_and_run(&bus, src, asid, avail, in_ib) {
+    fn packet(&mut self, bus: &Bus, at: At) -> Result<u32, Stop> {
+        match self.fetch_and_run(bus, at) {
             Ok(len) => {
-                core.shm.add32(regs::PKT_COUNT, 1);
+                self.shm().add32(regs::PKT_COUNT, 1);
                 Ok(len)
             }
-            Err(Stop::Fail(f)) => Err(Stop::Located(f, asid, src.va(0))),
+            Err(Stop::Fail(f)) => Err(Stop::Located(f, at.asid, at.src.va(0))),
             Err(e) => Err(e),
         }
     }
 
-    fn fetch_and_run(
-        &mut self,
-        bus: &Bus,
-        src: Source,
-        asid: u32,
-        avail: u32,
-        in_ib: bool,
-    ) -> Result<u32, Stop> {
+    fn fetch_and_run(&mut self, bus: &Bus, at: At) -> Result<u32, Stop> {
+        let At {
+            src,
+            asid,
+            avail,
+            in_ib,
+        } = at;
         let sh = self.sh;
         let shm = &sh.core.shm;
         let mut space = Space::new(bus, shm, asid);
@@ -522,7 +541,7 @@ impl Worker<'_> {
         match op {
             OP_FENCE => self.fence_packet(bus, asid, flags, w)?,
             OP_WAIT => self.wait_packet(bus, asid, w)?,
-            OP_INDIRECT => self.indirect(w)?,
+            OP_INDIRECT => self.indirect(bus, w)?,
             _ => {
                 // Data accesses of the packet start with fresh translations.
                 let mut space = Space::new(bus, shm, asid);
@@ -579,7 +598,7 @@ impl Worker<'_> {
     }
 
     /// INDIRECT: header, asid, addr (2), size, reserved.
-    fn indirect(&mut self, w: &[u32]) -> Result<(), Stop> {
+    fn indirect(&mut self, bus: &Bus, w: &[u32]) -> Result<(), Stop> {
         let (asid, addr, size) = (w[1], quad(w, 2), w[4]);
         check(
             w[5] == 0
@@ -604,7 +623,13 @@ impl Worker<'_> {
             let src = Source::Buffer {
                 addr: addr + u64::from(off),
             };
-            off += self.packet(src, asid, size - off, true)?;
+            let at = At {
+                src,
+                asid,
+                avail: size - off,
+                in_ib: true,
+            };
+            off += self.packet(bus, at)?;
         }
         Ok(())
     }

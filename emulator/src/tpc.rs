@@ -33,21 +33,12 @@ struct Kernel<'k> {
     grid: [u64; 3],
 }
 
-/// Whether an immediate is in range where [`Insn::validate`] leaves it to the executor.
-fn imm_ok(i: Insn) -> bool {
-    match i.op {
-        op::ARG => (0..packet::TPC_ARGS as i32).contains(&i.imm),
-        op::GID | op::GSIZE => (0..3).contains(&i.imm),
-        _ => true,
-    }
-}
-
 /// Decodes a kernel: `None` for each word that is not a valid instruction.
 pub fn decode(words: impl Iterator<Item = u64>) -> Vec<Option<Insn>> {
     words
         .map(|w| {
             let i = Insn::decode(w);
-            i.validate().filter(|_| imm_ok(i)).map(|_| i)
+            i.validate().map(|_| i)
         })
         .collect()
 }

@@ -232,3 +232,65 @@ fn malformed_dma_packets() {
         rig.reset(0, rig.tail(0));
     }
 }
+
+/// Bandwidth of large copies against the host's `memmove` of the same memory. Run it with
+/// `cargo test --release -p gaudi-emu --test dma -- --ignored --nocapture`; in a release
+/// build it asserts at least half the host's bandwidth, with 2 MiB blocks and with pages.
+#[test]
+#[ignore = "a benchmark: run it in a release build"]
+fn bandwidth() {
+    const SIZE: u64 = 16 << 20;
+    const REPS: usize = 8;
+    let src = DATA + (8 << 20);
+    let dst = DATA + (32 << 20);
+    let mut rig = rig();
+    // ASID 1 sees the same memory through pages.
+    let (usrc, udst) = (0x1_0000_0000, 0x2_0000_0000);
+    rig.map_pages(1, usrc, src, SIZE, false);
+    rig.map_pages(1, udst, dst, SIZE, false);
+    rig.set_ctx(1, true);
+    let ib_pa = DATA + (30 << 20);
+    rig.map_pages(1, 0x7000_0000, ib_pa, 0x1000, true);
+    rig.write(src, &vec![0x5a; SIZE as usize]);
+    rig.write(dst, &vec![0xa5; SIZE as usize]);
+
+    let t = std::time::Instant::now();
+    for _ in 0..REPS {
+        gaudi_emu::mem::Mapping::copy(
+            &rig.ram,
+            src as usize,
+            &rig.ram,
+            dst as usize,
+            SIZE as usize,
+        )
+        .unwrap();
+    }
+    let host = (REPS as u64 * SIZE) as f64 / t.elapsed().as_secs_f64() / 1e9;
+
+    let blocks: Vec<u32> = (0..REPS)
+        .flat_map(|_| pkt::dma(KVA + src, KVA + dst, SIZE))
+        .collect();
+    rig.run(0, &blocks);
+    let t = std::time::Instant::now();
+    rig.run(0, &blocks);
+    let dev_blocks = (REPS as u64 * SIZE) as f64 / t.elapsed().as_secs_f64() / 1e9;
+
+    let pages: Vec<u32> = (0..REPS).flat_map(|_| pkt::dma(usrc, udst, SIZE)).collect();
+    rig.write(ib_pa, &bytes(&pages));
+    let ib = pkt::indirect(1, 0x7000_0000, pages.len() as u32 * 4);
+    rig.run(0, &ib);
+    let t = std::time::Instant::now();
+    rig.run(0, &ib);
+    let dev_pages = (REPS as u64 * SIZE) as f64 / t.elapsed().as_secs_f64() / 1e9;
+
+    assert!(rig.read(dst, SIZE as usize).iter().all(|&b| b == 0x5a));
+    eprintln!(
+        "memmove {host:.2} GB/s; DMA with 2 MiB blocks {dev_blocks:.2} GB/s ({:.2}x), with \
+         4 KiB pages {dev_pages:.2} GB/s ({:.2}x)",
+        dev_blocks / host,
+        dev_pages / host
+    );
+    if cfg!(not(debug_assertions)) {
+        assert!(dev_blocks >= 0.5 * host && dev_pages >= 0.5 * host);
+    }
+}

@@ -279,13 +279,10 @@ fn selftest(q: &mut Qtest, addr: u64, pattern: u64) -> u32 {
     q.wait_readl(BAR2 + 0x114, "SELFTEST_STATUS", |s| s >= 2)
 }
 
-#[test]
-fn qemu_ivshmem_doorbell_end_to_end() {
-    let Some(qemu) = find_qemu() else {
-        eprintln!("qemu-system-x86_64 not found: end-to-end test skipped");
-        return;
-    };
-    let dir = std::env::temp_dir().join(format!("gaudi-emu-qemu-{}", std::process::id()));
+/// Starts the emulator and QEMU in a fresh directory named after `tag`, with the BARs
+/// placed (no firmware runs under qtest) and memory decoding and bus mastering enabled.
+fn start(qemu: &Path, tag: &str) -> (Procs, Qtest) {
+    let dir = std::env::temp_dir().join(format!("gaudi-emu-qemu-{}-{tag}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::File::create(dir.join("ram"))
@@ -298,31 +295,48 @@ fn qemu_ivshmem_doorbell_end_to_end() {
         qemu: None,
         dir: dir.clone(),
     };
-    let (child, mut q) = spawn_qemu(&qemu, &dir);
+    let (child, mut q) = spawn_qemu(qemu, &dir);
     procs.qemu = Some(child);
-
-    // The function is a stock ivshmem-doorbell.
-    assert_eq!(q.cfg_read(0x00), 0x1110_1af4, "vendor/device");
-    assert_eq!(q.cfg_read(0x08) >> 8, 0x05_00_00, "class");
-    // Place the BARs (no firmware runs under qtest) and enable memory and bus mastering.
     place_bars(&mut q);
-    // BAR2's size is the emulator's shared region.
-    q.cfg_write(0x18, 0xffff_ffff);
-    let size_mask = q.cfg_read(0x18) & !0xf;
-    q.cfg_write(0x18, BAR2 as u32);
-    assert_eq!(u64::from(size_mask.wrapping_neg()), SHM_SIZE, "BAR2 size");
+    (procs, q)
+}
 
-    // MSI-X: 8 vectors in BAR1; enable it, every vector starts masked.
-    let cap = msix_cap(&mut q);
+/// Enables MSI-X with every vector masked; returns the capability's offset and the bus
+/// addresses of the table and the PBA.
+fn enable_msix(q: &mut Qtest) -> (u32, u64, u64) {
+    let cap = msix_cap(q);
     let ctrl = q.cfg_read(cap) >> 16;
     assert_eq!((ctrl & 0x7ff) + 1, 8, "MSI-X table size");
     let table = q.cfg_read(cap + 4);
     let pba = q.cfg_read(cap + 8);
     assert_eq!((table & 7, pba & 7), (1, 1), "MSI-X table and PBA in BAR1");
-    let table = BAR1 + u64::from(table & !7);
-    let pba = BAR1 + u64::from(pba & !7);
     let hdr = q.cfg_read(cap) & 0xffff;
     q.cfg_write(cap, ((ctrl | 0x8000) << 16) | hdr);
+    (
+        cap,
+        BAR1 + u64::from(table & !7),
+        BAR1 + u64::from(pba & !7),
+    )
+}
+
+#[test]
+fn qemu_ivshmem_doorbell_end_to_end() {
+    let Some(qemu) = find_qemu() else {
+        eprintln!("qemu-system-x86_64 not found: end-to-end test skipped");
+        return;
+    };
+    let (mut procs, mut q) = start(&qemu, "doorbell");
+    let dir = procs.dir.clone();
+
+    // The function is a stock ivshmem-doorbell.
+    assert_eq!(q.cfg_read(0x00), 0x1110_1af4, "vendor/device");
+    assert_eq!(q.cfg_read(0x08) >> 8, 0x05_00_00, "class");
+    // BAR2's size is the emulator's shared region.
+    q.cfg_write(0x18, 0xffff_ffff);
+    let size_mask = q.cfg_read(0x18) & !0xf;
+    q.cfg_write(0x18, BAR2 as u32);
+    assert_eq!(u64::from(size_mask.wrapping_neg()), SHM_SIZE, "BAR2 size");
+    let (cap, table, pba) = enable_msix(&mut q);
 
     // BAR0: the guest is peer 1; BAR2: the register file.
     assert_eq!(q.readl(BAR0 + 0x08), 1, "IVPosition");
@@ -426,4 +440,102 @@ fn qemu_ivshmem_doorbell_end_to_end() {
     assert_eq!(selftest(&mut q, buf + 16, 7), 2);
     assert_eq!(q.readq(buf + 16), !7);
     assert!(procs.emu.try_wait().unwrap().is_none(), "emulator died");
+}
+
+/// A hardware queue through QEMU: the guest tells the device where BAR2 is, builds
+/// io-pgtable-arm style tables in its RAM, and runs a ring in ASID 0 that fills device
+/// memory, copies it to guest RAM and writes a fence with an interrupt (MSI-X vector 2);
+/// then a bad packet stops the queue with an error interrupt (vector 1).
+#[test]
+fn qemu_queue_end_to_end() {
+    let Some(qemu) = find_qemu() else {
+        eprintln!("qemu-system-x86_64 not found: end-to-end test skipped");
+        return;
+    };
+    let (_procs, mut q) = start(&qemu, "queue");
+    let (_, table, _) = enable_msix(&mut q);
+    // Vectors 1 and 2 write their messages to guest RAM.
+    let msi = 0x0020_0000;
+    for v in [1u64, 2] {
+        let entry = table + 16 * v;
+        q.writel(entry, (msi + 4 * v) as u32);
+        q.writel(entry + 4, 0);
+        q.writel(entry + 8, 0xbeef_0000 + v as u32);
+        q.writel(entry + 12, 0);
+    }
+    // BAR2_BASE, then ASID 0: L0 0x30_0000 -> L1 0x30_1000 -> L2 0x30_2000, whose entry 0
+    // maps VA 0x4000_0000 to RAM 0x40_0000 and entry 1 maps VA 0x4020_0000 to device memory
+    // at BAR2 + 2 MiB (2 MiB blocks: table 0b11, block 0b01 with AF).
+    q.writeq(BAR2 + 0x40, BAR2);
+    let (l0, l1, l2) = (0x30_0000u64, 0x30_1000u64, 0x30_2000u64);
+    q.writeq(l0, l1 | 3);
+    q.writeq(l1 + 8, l2 | 3);
+    q.writeq(l2, 0x40_0000 | (1 << 10) | 1);
+    q.writeq(l2 + 8, (BAR2 + (2 << 20)) | (1 << 10) | 1);
+    q.writeq(BAR2 + 0x400, l0);
+    q.writel(BAR2 + 0x408, 1);
+    // The ring at VA 0x4000_0000: fill 16 bytes of device memory, copy them to RAM at VA
+    // 0x4000_2000, fence 42 at VA 0x4000_1000 with an interrupt.
+    let (va, dev_va) = (0x4000_0000u64, 0x4020_0000u64);
+    let lo = |x: u64| x as u32;
+    let hi = |x: u64| (x >> 32) as u32;
+    let ring: Vec<u32> = vec![
+        0x0008_0104,
+        0,
+        0x1122_3344,
+        0,
+        lo(dev_va + 0x100),
+        hi(dev_va + 0x100),
+        16,
+        0,
+        0x0008_0004,
+        0,
+        lo(dev_va + 0x100),
+        hi(dev_va + 0x100),
+        lo(va + 0x2000),
+        hi(va + 0x2000),
+        16,
+        0,
+        0x0006_0101,
+        0,
+        lo(va + 0x1000),
+        hi(va + 0x1000),
+        42,
+        0,
+    ];
+    for (i, w) in ring.iter().enumerate() {
+        q.writel(0x40_0000 + 4 * i as u64, *w);
+    }
+    let qreg = |r: u64| BAR2 + 0x200 + r;
+    q.writeq(qreg(0x00), va);
+    q.writel(qreg(0x08), 4096);
+    q.writel(qreg(0x10), 4 * ring.len() as u32);
+    q.writel(qreg(0x0c), 1);
+    let peer = q.readl(BAR2 + 0x0c);
+    q.writel(BAR0 + 0x0c, (peer << 16) | 1);
+    q.wait_readl(0x40_1000, "the fence", |v| v == 42);
+    q.wait_readl(msi + 8, "MSI-X message of vector 2", |v| v == 0xbeef_0002);
+    assert_eq!(q.readl(qreg(0x14)), 4 * ring.len() as u32, "Q_HEAD");
+    q.wait_readl(qreg(0x18), "Q_STATUS IDLE", |s| s == 1);
+    assert_eq!(
+        q.readq(0x40_2008),
+        0x1122_3344_1122_3344,
+        "copied from device memory"
+    );
+    assert_eq!(
+        q.readl(BAR2 + (2 << 20) + 0x100),
+        0x1122_3344,
+        "device memory"
+    );
+    assert!(q.readl(BAR2 + 0x54) >= 3, "PKT_COUNT");
+
+    // An unknown opcode: the queue stops with ERR_BAD_OPCODE and raises vector 1.
+    q.writel(0x40_0000 + 4 * ring.len() as u64, 0x0002_007f);
+    q.writel(qreg(0x10), 4 * ring.len() as u32 + 8);
+    q.writel(BAR0 + 0x0c, (peer << 16) | 1);
+    q.wait_readl(msi + 4, "MSI-X message of vector 1", |v| v == 0xbeef_0001);
+    assert_eq!(q.readl(qreg(0x18)), 4, "Q_STATUS ERROR");
+    assert_eq!(q.readl(qreg(0x1c)), 1, "Q_ERR_CODE");
+    assert_eq!(q.readq(qreg(0x28)), va + 4 * ring.len() as u64, "Q_ERR_PKT");
+    assert_eq!(q.readl(BAR2 + 0x50), 1, "ERR_QUEUES");
 }

@@ -162,6 +162,8 @@ pub mod regs {
 /// Offsets are relative to the queue's block, [`queue_reg`]. `Q_TAIL` and `Q_HEAD` are
 /// free-running byte counters; the ring position is the counter modulo `Q_SIZE`. Packets may
 /// wrap around the end of the ring.
+///
+/// [`queue_reg`]: queue::queue_reg
 pub mod queue {
     use super::regs;
 
@@ -421,10 +423,13 @@ pub mod packet {
 /// An instruction is a 64-bit word: opcode in bits 7:0, `rd` in 15:8, `ra` in 23:16, `rb` in
 /// 31:24 and a signed 32-bit immediate in 63:32. A core has 32 scalar registers `s0..s31`
 /// (64-bit integers), 16 vector registers `v0..v15` of [`VLEN`] fp32 lanes and a vector
-/// length `vl` (0..=[`VLEN`], [`VLEN`] at the start of a grid point). Each grid point starts at instruction 0 with
-/// every register zero and runs until `halt`; a grid point that executes more than
-/// [`BUDGET`] instructions, an invalid encoding or a branch outside the kernel stops the
-/// queue with `ERR_TPC`.
+/// length `vl` (0..=[`VLEN`], [`VLEN`] at the start of a grid point). Each grid point starts
+/// at instruction 0 with every register zero and runs until `halt`; a grid point that
+/// executes more than [`BUDGET`] instructions, an invalid encoding or a branch outside the
+/// kernel stops the queue with `ERR_TPC`.
+///
+/// [`VLEN`]: tpc::VLEN
+/// [`BUDGET`]: tpc::BUDGET
 pub mod tpc {
     /// Lanes of a vector register.
     pub const VLEN: usize = 16;
@@ -694,12 +699,19 @@ pub mod tpc {
         }
 
         /// Checks the register fields against the form: every register in range, every
-        /// unused field zero. Returns the form if the instruction is valid.
+        /// unused field zero, and the immediates that select something in range (`arg`
+        /// 0..8, `gid` and `gsize` 0..3, `vmovs` 0..[`VLEN`]). Returns the form if the
+        /// instruction is valid.
         pub fn validate(self) -> Option<Form> {
             let form = self.form()?;
             let s = |r: u8| r < NUM_SREGS;
             let v = |r: u8| r < NUM_VREGS;
             let (rd, ra, rb, imm) = (self.rd, self.ra, self.rb, self.imm);
+            let imm_ok = match self.op {
+                op::ARG => (0..super::packet::TPC_ARGS as i32).contains(&imm),
+                op::GID | op::GSIZE => (0..3).contains(&imm),
+                _ => true,
+            };
             let ok = match form {
                 Form::None => rd == 0 && ra == 0 && rb == 0 && imm == 0,
                 Form::Jump => rd == 0 && ra == 0 && rb == 0,
@@ -718,7 +730,7 @@ pub mod tpc {
                 Form::Vd => v(rd) && ra == 0 && rb == 0 && imm == 0,
                 Form::SdVaImm => s(rd) && v(ra) && rb == 0 && (imm as u32 as usize) < VLEN,
             };
-            ok.then_some(form)
+            (ok && imm_ok).then_some(form)
         }
     }
 }
@@ -828,6 +840,57 @@ mod tests {
         assert_eq!(insn.validate(), Some(tpc::Form::SdSaImm));
         let bad = tpc::Insn { rd: 32, ..insn };
         assert_eq!(bad.validate(), None);
+    }
+
+    #[test]
+    fn constants() {
+        assert_eq!(regs::SIGNATURE_VALUE, 0x554d_4549_4455_4147);
+        assert_eq!(regs::VERSION_VALUE, 0x0002_0000);
+        assert_eq!((regs::STATUS_READY, regs::STATUS_ERROR), (1, 2));
+        assert_eq!(
+            [
+                regs::SELFTEST_STATUS_IDLE,
+                regs::SELFTEST_STATUS_BUSY,
+                regs::SELFTEST_STATUS_DONE,
+                regs::SELFTEST_STATUS_ERR_DMA
+            ],
+            [0, 1, 2, 3]
+        );
+        assert_eq!(regs::NUM_VECTORS_MIN, 6);
+        assert_eq!(regs::doorbell_queue(3), 4);
+        assert_eq!(regs::vector_queue(3), regs::NUM_VECTORS_MIN - 1);
+        assert_eq!(
+            queue::err_info(0x1_0005, 3, 0x13),
+            5 | (3 << 16) | (3 << 24)
+        );
+    }
+
+    #[test]
+    fn immediates_that_select_are_validated() {
+        let insn = |op, imm| tpc::Insn {
+            op,
+            rd: 1,
+            ra: 0,
+            rb: 0,
+            imm,
+        };
+        for (op, max) in [
+            (tpc::op::ARG, packet::TPC_ARGS as i32),
+            (tpc::op::GID, 3),
+            (tpc::op::GSIZE, 3),
+        ] {
+            assert!(insn(op, 0).validate().is_some());
+            assert!(insn(op, max - 1).validate().is_some());
+            assert!(insn(op, max).validate().is_none());
+            assert!(insn(op, -1).validate().is_none());
+        }
+        let vmovs = |imm| tpc::Insn {
+            imm,
+            ..insn(tpc::op::VMOVS, 0)
+        };
+        assert!(vmovs(tpc::VLEN as i32 - 1).validate().is_some());
+        assert!(vmovs(tpc::VLEN as i32).validate().is_none());
+        assert!(vmovs(-1).validate().is_none());
     }
 
     #[test]
