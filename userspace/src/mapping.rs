@@ -15,6 +15,8 @@ use std::{
     ptr::NonNull,
 };
 
+use crate::einval;
+
 /// A CPU mapping of (part of) a file; unmapped on drop.
 #[derive(Debug)]
 pub struct Mapping {
@@ -28,10 +30,6 @@ pub struct Mapping {
 unsafe impl Send for Mapping {}
 // SAFETY: As above: `&Mapping` only allows raw copies in and out of the mapping.
 unsafe impl Sync for Mapping {}
-
-fn einval() -> io::Error {
-    io::Error::from_raw_os_error(libc::EINVAL)
-}
 
 impl Mapping {
     /// Maps `len` bytes of `fd` at `offset` with protection `prot` (`PROT_*`) and `flags`
