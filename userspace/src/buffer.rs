@@ -149,6 +149,28 @@ impl<'d> Buffer<'d> {
         self.write(offset, &value.to_le_bytes())
     }
 
+    /// Gives up ownership of the handle, the VA range and the mapping (shared, read-write):
+    /// returns the object, the address and the CPU pointer, for [`Buffer::from_raw`].
+    pub fn into_raw(self) -> (Bo, u64, *mut u8) {
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped, so the mapping is moved out exactly once.
+        let map = unsafe { std::ptr::read(&this.map) };
+        (this.bo, this.va, map.into_raw().0)
+    }
+
+    /// Takes back what [`Buffer::into_raw`] gave up.
+    ///
+    /// # Safety
+    ///
+    /// The arguments must come from one [`Buffer::into_raw`] of a buffer of `dev`, and be
+    /// taken back once.
+    pub unsafe fn from_raw(dev: &'d Device, bo: Bo, va: u64, cpu: *mut u8) -> io::Result<Self> {
+        // SAFETY: The caller guarantees that `cpu` is the buffer's whole mapping, read-write.
+        let map = unsafe { Mapping::from_raw(cpu, bo.len(), libc::PROT_READ | libc::PROT_WRITE) }
+            .ok_or_else(einval)?;
+        Ok(Self { dev, bo, va, map })
+    }
+
     /// A job of `ctx` that runs this buffer as a command buffer of `len` bytes.
     pub fn job_of_len(&self, ctx: &Context<'_>, len: u32) -> Submit {
         ctx.job(self.va, len)

@@ -39,7 +39,7 @@ use crate::{buffer::Buffer, exec::Context, exec::Submit, Device};
 pub struct PacketError(String);
 
 impl PacketError {
-    fn new(msg: impl Into<String>) -> Self {
+    pub(crate) fn new(msg: impl Into<String>) -> Self {
         Self(msg.into())
     }
 

@@ -127,23 +127,33 @@ impl Submit {
     }
 
     /// The job waits for syncobj `handle` (binary with `point` 0, else that timeline point).
-    pub fn wait(mut self, handle: u32, point: u64) -> Self {
-        self.in_syncs.push(drm_gaudi_sync {
+    pub fn wait(self, handle: u32, point: u64) -> Self {
+        self.in_sync(drm_gaudi_sync {
             handle,
             flags: 0,
             point,
-        });
-        self
+        })
     }
 
     /// The job's completion is installed in syncobj `handle` (replacing a binary syncobj's
     /// fence with `point` 0, adding timeline point `point` otherwise).
-    pub fn signal(mut self, handle: u32, point: u64) -> Self {
-        self.out_syncs.push(drm_gaudi_sync {
+    pub fn signal(self, handle: u32, point: u64) -> Self {
+        self.out_sync(drm_gaudi_sync {
             handle,
             flags: 0,
             point,
-        });
+        })
+    }
+
+    /// Adds an in-sync entry as given.
+    pub fn in_sync(mut self, s: drm_gaudi_sync) -> Self {
+        self.in_syncs.push(s);
+        self
+    }
+
+    /// Adds an out-sync entry as given.
+    pub fn out_sync(mut self, s: drm_gaudi_sync) -> Self {
+        self.out_syncs.push(s);
         self
     }
 
@@ -239,8 +249,13 @@ impl Device {
     /// one that is destroyed when dropped. `ENOSPC` when the device has no address-space id
     /// left for this client's VM.
     pub fn ctx_create(&self, priority: Priority) -> io::Result<u32> {
+        self.ctx_create_raw(priority.raw())
+    }
+
+    /// [`Device::ctx_create`] with a raw `enum drm_gaudi_priority` value.
+    pub fn ctx_create_raw(&self, priority: u32) -> io::Result<u32> {
         let mut c = drm_gaudi_ctx_create {
-            priority: priority.raw(),
+            priority,
             ..Default::default()
         };
         ioctl(self.as_fd(), uapi::DRM_IOCTL_GAUDI_CTX_CREATE, &mut c)?;

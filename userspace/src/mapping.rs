@@ -122,6 +122,28 @@ impl Mapping {
         Ok(())
     }
 
+    /// Gives up ownership of the mapping: returns its address and length, which the caller
+    /// must eventually `munmap()` (or hand back to [`Mapping::from_raw`]).
+    pub fn into_raw(self) -> (*mut u8, usize) {
+        let this = std::mem::ManuallyDrop::new(self);
+        (this.ptr.as_ptr(), this.len)
+    }
+
+    /// Takes ownership of `len` bytes mapped at `ptr` with protection `prot`; `None` for a
+    /// null `ptr`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` and `len` must describe a whole mapping with `prot` that nothing else unmaps or
+    /// owns, such as one returned by [`Mapping::into_raw`].
+    pub unsafe fn from_raw(ptr: *mut u8, len: usize, prot: i32) -> Option<Self> {
+        Some(Self {
+            ptr: NonNull::new(ptr)?,
+            len,
+            prot,
+        })
+    }
+
     /// Returns a copy of the whole mapping.
     pub fn to_vec(&self) -> io::Result<Vec<u8>> {
         let mut v = vec![0u8; self.len];
