@@ -21,7 +21,7 @@ BUILD := $(CURDIR)/build
 GUEST := $(BUILD)/guest
 RELEASE := $(CARGO_TARGET_DIR)/release
 
-IGT_BINS := accel_core gaudi_query gaudi_gem gaudi_prime accel_syncobj
+IGT_BINS := accel_core gaudi_query gaudi_gem gaudi_prime accel_syncobj gaudi_vm gaudi_exec
 # IGT-protocol tests in C (igt-tests/c/NAME.c with the protocol in igt_c.c): against Debian's
 # libdrm, and against our libgaudi through its pkg-config file.
 C_IGT_BINS := gaudi_prime_c

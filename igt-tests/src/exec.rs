@@ -13,7 +13,7 @@ use std::{os::fd::AsFd, time::Duration};
 use gaudi::{
     cmdbuf::{bf16_to_f32, f32_to_bf16, CommandBuffer, Gemm},
     syncobj::{self, timeout_after},
-    Buffer, Context, ContextState, Device, Submit,
+    Buffer, Context, Device, Submit,
 };
 
 use crate::ok;
@@ -115,21 +115,6 @@ pub fn run_ok(ctx: &Context<'_>, cb: &CommandBuffer, bos: &[(u32, bool)]) -> igt
     Ok(())
 }
 
-/// Runs `cb` on `ctx` and checks that it fails the job with `EIO` and bans the context with
-/// `error`; returns the context's state.
-pub fn run_faulting(
-    ctx: &Context<'_>,
-    cb: &CommandBuffer,
-    error: u32,
-) -> igt::Result<ContextState> {
-    let status = run(ctx, cb, &[])?;
-    igt::assert_eq!(status, -libc::EIO, "fence status of the faulting job");
-    let state = ok!(ctx.query());
-    igt::assert!(state.banned, "context not banned: {state:?}");
-    igt::assert_eq!(state.error, error, "error of {state:?}");
-    Ok(state)
-}
-
 /// A user fence: a u64 in system memory that the device WAITs on and the CPU writes.
 pub struct UserFence<'d> {
     /// Its buffer.
@@ -155,6 +140,17 @@ impl<'d> UserFence<'d> {
         ok!(self.buf.write_u64(0, value));
         Ok(())
     }
+}
+
+/// `len` bytes of `value` repeated (little-endian), what a DMA fill with `value` writes.
+pub fn filled(value: u32, len: usize) -> Vec<u8> {
+    value
+        .to_le_bytes()
+        .iter()
+        .copied()
+        .cycle()
+        .take(len)
+        .collect()
 }
 
 /// Values that bfloat16 holds exactly and whose products and sums of up to thousands of

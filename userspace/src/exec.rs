@@ -328,6 +328,18 @@ impl<'d> Context<'d> {
         Submit::new(self.id, cb_addr, cb_size)
     }
 
+    /// Destroys the context now, returning the error that dropping it would ignore.
+    pub fn destroy(self) -> io::Result<()> {
+        let dev = self.dev;
+        dev.ctx_destroy(self.into_id())
+    }
+
+    /// Gives up the context without destroying it; returns its id (destroy it with
+    /// [`Device::ctx_destroy`]).
+    pub fn into_id(self) -> u32 {
+        std::mem::ManuallyDrop::new(self).id
+    }
+
     /// Queues `s` (whose context should be this one); returns its sequence number.
     pub fn submit(&self, s: &Submit) -> io::Result<u64> {
         self.dev.submit(s)

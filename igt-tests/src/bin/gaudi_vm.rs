@@ -16,7 +16,7 @@ use std::{
 
 use accel_igt::{
     errno,
-    exec::{run, run_ok, UserFence, DONE, SHORT},
+    exec::{filled, run, run_ok, UserFence, DONE, SHORT},
     expect, ioctl_errno, ok, open_device, open_vgem, other_device_paths, pattern, Baseline, Kind,
 };
 use gaudi::{
@@ -68,17 +68,6 @@ fn device_fill(dev: &Device, va: u64, size: u64, value: u32) -> igt::Result<i32>
     let mut cb = CommandBuffer::new();
     ok!(cb.dma_fill(va, size, value));
     run(&ctx, &cb, &[])
-}
-
-/// `len` bytes of `value` repeated (little-endian).
-fn filled(value: u32, len: usize) -> Vec<u8> {
-    value
-        .to_le_bytes()
-        .iter()
-        .copied()
-        .cycle()
-        .take(len)
-        .collect()
 }
 
 /// Creates an object of `kind` holding `seed`'s pattern.
