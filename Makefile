@@ -24,7 +24,7 @@ RELEASE := $(CARGO_TARGET_DIR)/release
 IGT_BINS := accel_core gaudi_query gaudi_gem gaudi_prime accel_syncobj gaudi_vm gaudi_exec
 # IGT-protocol tests in C (igt-tests/c/NAME.c with the protocol in igt_c.c): against Debian's
 # libdrm, and against our libgaudi through its pkg-config file.
-C_IGT_BINS := gaudi_prime_c
+C_IGT_BINS := gaudi_prime_c gaudi_exec_c
 C_IGT := $(foreach b,$(C_IGT_BINS),$(BUILD)/c/$(b))
 C_IGT_COMMON := igt-tests/c/igt_c.c igt-tests/c/igt_c.h
 
