@@ -333,11 +333,12 @@ pub enum Packet {
         /// Bytes, at least 1.
         size: u64,
     },
-    /// Fills `size` bytes at `dst` with the 32-bit `pattern` (little-endian).
+    /// Fills `size` bytes at `dst` with the 32-bit `pattern`: byte `i` of the range gets byte
+    /// `i % 4` of the little-endian pattern.
     DmaFill {
-        /// Destination, 4-byte aligned.
+        /// Destination.
         dst: u64,
-        /// Bytes, a non-zero multiple of 4.
+        /// Bytes, at least 1.
         size: u64,
         /// Pattern.
         pattern: u32,
@@ -397,11 +398,9 @@ impl Packet {
                 }
             }
             Packet::DmaFill { dst, size, .. } => {
-                aligned("DMA fill destination", dst, 4)?;
-                if size == 0 || size % 4 != 0 || dst.checked_add(size).is_none() {
+                if size == 0 || dst.checked_add(size).is_none() {
                     return Err(PacketError::new(format!(
-                        "DMA fill of {size:#x} bytes at {dst:#x}: not a non-zero multiple of 4 \
-                         within the address space"
+                        "DMA fill of {size:#x} bytes at {dst:#x}: empty or wrapping"
                     )));
                 }
             }
@@ -885,11 +884,11 @@ mod tests {
             },
             Packet::DmaFill {
                 dst: 2,
-                size: 4,
+                size: 0,
                 pattern: 0,
             },
             Packet::DmaFill {
-                dst: 4,
+                dst: u64::MAX - 4,
                 size: 6,
                 pattern: 0,
             },
@@ -989,8 +988,8 @@ mod tests {
                 size: 5,
             },
             Packet::DmaFill {
-                dst: 4,
-                size: 4,
+                dst: 3,
+                size: 5,
                 pattern: 9,
             },
             Packet::Mme(g),

@@ -1340,14 +1340,15 @@ fn dma_fill() -> igt::Result {
         let (b, mut want) = buffer(&dev, kind, 32 * P, 80)?;
         let mut cb = CommandBuffer::new();
         let mut at = 4u64;
-        for (i, size) in [4u64, 8, 12, 4092, 4096, 4100, 65536]
+        // Odd sizes at odd offsets too: the pattern starts over at each destination.
+        for (i, size) in [1u64, 3, 7, 4, 8, 12, 4092, 4096, 4100, 65536]
             .into_iter()
             .enumerate()
         {
             let value = 0xf111_0000 | i as u32;
             ok!(cb.dma_fill(b.va() + at, size, value));
             want[at as usize..(at + size) as usize].copy_from_slice(&filled(value, size as usize));
-            at += size + 12;
+            at += size + 13;
         }
         run_ok(&ctx, &cb, &[(b.handle(), true)])?;
         expect(b.map(), &want, kind.name())?;

@@ -582,9 +582,10 @@ int gaudi_cb_dma_copy(struct gaudi_cb *cb, uint64_t src, uint64_t dst, uint64_t 
 /**
  * gaudi_cb_dma_fill() - append a DMA fill with a 32-bit pattern.
  * @cb: the command buffer.
- * @dst: destination address, 4-byte aligned.
- * @size: bytes, a non-zero multiple of 4.
- * @pattern: the pattern, stored little-endian.
+ * @dst: destination address.
+ * @size: bytes, at least 1.
+ * @pattern: the pattern: byte i of the range gets byte i % 4 of its
+ *           little-endian representation.
  *
  * Return: 0 or -EINVAL.
  */

@@ -46,7 +46,7 @@ static int check_cb(void)
 	CHECK(gaudi_cb_dma_copy(cb, 0x10000, 0x20001, 3) == 0);
 	CHECK(gaudi_cb_dma_copy(cb, 0x10000, 0x20000, 0) == -EINVAL);
 	CHECK(gaudi_cb_dma_fill(cb, 0x30000, 8, 0xdeadbeef) == 0);
-	CHECK(gaudi_cb_dma_fill(cb, 0x30000, 6, 0) == -EINVAL);
+	CHECK(gaudi_cb_dma_fill(cb, 0x30000, 0, 0) == -EINVAL);
 	CHECK(gaudi_cb_gemm(cb, &g) == 0);
 	g.flags |= 1u << 7;
 	CHECK(gaudi_cb_gemm(cb, &g) == -EINVAL);
