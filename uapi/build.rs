@@ -42,10 +42,7 @@ const STRUCTS: &[(&str, &[&str])] = &[
         "drm_gaudi_vm_bind",
         &["op", "flags", "handle", "pad", "bo_offset", "va", "size"],
     ),
-    (
-        "drm_gaudi_ctx_create",
-        &["flags", "priority", "ctx_id", "pad"],
-    ),
+    ("drm_gaudi_ctx_create", &["flags", "priority", "ctx_id", "pad"]),
     ("drm_gaudi_ctx_destroy", &["ctx_id", "pad"]),
     ("drm_gaudi_submit_bo", &["handle", "flags"]),
     ("drm_gaudi_sync", &["handle", "flags", "point"]),
@@ -185,12 +182,7 @@ fn main() {
                 let f = if *f == "type" { "type_" } else { f };
                 rs += &format!("const _: () = assert!(core::mem::offset_of!({s}, {f}) == {n});\n")
             }
-            ["const", k, v] => {
-                // Some constants are u64 already: the cast is there for the others.
-                rs += &format!(
-                    "#[allow(clippy::unnecessary_cast)]\nconst _: () = assert!({k} as u64 == {v});\n"
-                )
-            }
+            ["const", k, v] => rs += &format!("const _: () = assert!({k} as u128 == {v});\n"),
             _ => panic!("unexpected probe output {line}"),
         }
     }
