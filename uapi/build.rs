@@ -42,10 +42,7 @@ const STRUCTS: &[(&str, &[&str])] = &[
         "drm_gaudi_vm_bind",
         &["op", "flags", "handle", "pad", "bo_offset", "va", "size"],
     ),
-    (
-        "drm_gaudi_ctx_create",
-        &["flags", "priority", "ctx_id", "pad"],
-    ),
+    ("drm_gaudi_ctx_create", &["flags", "priority", "ctx_id", "pad"]),
     ("drm_gaudi_ctx_destroy", &["ctx_id", "pad"]),
     ("drm_gaudi_submit_bo", &["handle", "flags"]),
     ("drm_gaudi_sync", &["handle", "flags", "point"]),

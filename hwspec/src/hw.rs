@@ -833,6 +833,9 @@ mod tests {
     #[test]
     fn page_table_indices() {
         let va = (3u64 << 39) | (5 << 30) | (7 << 21) | (9 << 12) | 0x123;
-        assert_eq!([0, 1, 2, 3].map(|l| mmu::index(va, l)), [3, 5, 7, 9]);
+        assert_eq!(
+            [0, 1, 2, 3].map(|l| mmu::index(va, l)),
+            [3, 5, 7, 9]
+        );
     }
 }
