@@ -315,7 +315,7 @@ fn encode(s: &Statement<'_>, index: usize, labels: &HashMap<&str, usize>) -> Par
     if i.validate().is_none() {
         return Err(match form {
             Form::SdVaImm => format!("lane {} is not in 0..{VLEN}", i.imm),
-            _ => format!("`{}` does not encode", s.mnemonic),
+            _ => format!("immediate {} is out of range for `{}`", i.imm, s.mnemonic),
         });
     }
     Ok(i.encode())
@@ -491,7 +491,15 @@ mod tests {
             Form::None => {}
             Form::Jump => i.imm = imm,
             Form::Branch => (i.ra, i.rb, i.imm) = (s(r), s(r), imm),
-            Form::SdImm => (i.rd, i.imm) = (s(r), imm),
+            Form::SdImm => {
+                // Argument and dimension numbers are small.
+                let imm = match op {
+                    op::ARG => i32::from(r.below(8)),
+                    op::GID | op::GSIZE => i32::from(r.below(3)),
+                    _ => imm,
+                };
+                (i.rd, i.imm) = (s(r), imm);
+            }
             Form::SdSaSb => (i.rd, i.ra, i.rb) = (s(r), s(r), s(r)),
             Form::SdSaImm | Form::SdMem => (i.rd, i.ra, i.imm) = (s(r), s(r), imm),
             Form::SbMem => (i.ra, i.rb, i.imm) = (s(r), s(r), imm),
