@@ -504,17 +504,15 @@ fn readonly(vm_flags: u32) -> io::Result<bool> {
 }
 
 /// Hands a [`Buffer`] over to C.
-fn export_buffer(b: Buffer<'_>, out: *mut gaudi_buffer) {
+fn raw_buffer(b: Buffer<'_>) -> gaudi_buffer {
     let (bo, va, cpu) = b.into_raw();
-    let raw = gaudi_buffer {
+    gaudi_buffer {
         handle: bo.handle,
         pad: 0,
         size: bo.size,
         va,
         cpu: cpu.cast(),
-    };
-    // SAFETY: The callers check that `out` is not null; C passes a valid pointer.
-    unsafe { out.write(raw) };
+    }
 }
 
 /// `gaudi_buffer_create()`.
@@ -530,15 +528,10 @@ pub unsafe extern "C" fn gaudi_buffer_create(
     vm_flags: u32,
     buf: *mut gaudi_buffer,
 ) -> c_int {
-    if buf.is_null() {
-        return -libc::EINVAL;
-    }
     // SAFETY: As documented for the caller.
     unsafe {
-        with_dev(dev, |d| {
-            let b = Buffer::with_access(d, size, bo_flags, readonly(vm_flags)?)?;
-            export_buffer(b, buf);
-            Ok(())
+        with_dev_out(dev, buf, |d| {
+            Buffer::with_access(d, size, bo_flags, readonly(vm_flags)?).map(raw_buffer)
         })
     }
 }
@@ -557,16 +550,11 @@ pub unsafe extern "C" fn gaudi_buffer_create_from(
     vm_flags: u32,
     buf: *mut gaudi_buffer,
 ) -> c_int {
-    if buf.is_null() {
-        return -libc::EINVAL;
-    }
     // SAFETY: As documented for the caller.
     unsafe {
-        with_dev(dev, |d| {
+        with_dev_out(dev, buf, |d| {
             let bytes = slice(data.cast::<u8>(), size)?;
-            let b = Buffer::with_data(d, bytes, bo_flags, readonly(vm_flags)?)?;
-            export_buffer(b, buf);
-            Ok(())
+            Buffer::with_data(d, bytes, bo_flags, readonly(vm_flags)?).map(raw_buffer)
         })
     }
 }
