@@ -21,13 +21,25 @@ BUILD := $(CURDIR)/build
 GUEST := $(BUILD)/guest
 RELEASE := $(CARGO_TARGET_DIR)/release
 
-IGT_BINS := accel_core gaudi_query gaudi_gem gaudi_prime accel_syncobj
-# IGT-protocol tests in C, against Debian's libdrm (built from igt-tests/c/NAME.c).
-C_IGT_BINS := gaudi_prime_c
+IGT_BINS := accel_core gaudi_query gaudi_gem gaudi_prime accel_syncobj gaudi_vm gaudi_exec
+# IGT-protocol tests in C (igt-tests/c/NAME.c with the protocol in igt_c.c): against Debian's
+# libdrm, and against our libgaudi through its pkg-config file.
+C_IGT_BINS := gaudi_prime_c gaudi_exec_c
 C_IGT := $(foreach b,$(C_IGT_BINS),$(BUILD)/c/$(b))
+C_IGT_COMMON := igt-tests/c/igt_c.c igt-tests/c/igt_c.h
 
-.PHONY: all setup kernel module userspace c-tests guest host-tests run check bench style style-static \
-	clippy clean
+# libgaudi for C: the cargo build's library under its soname, a link-time
+# name and the static archive in $(LIB), and gaudi.pc for this build location
+# in $(PKGCONFIG). The guest gets the library in /project/lib; C programs find
+# it there through their rpath $ORIGIN/../lib (they live in /project/igt).
+LIB := $(BUILD)/lib
+PKGCONFIG := $(BUILD)/pkgconfig
+GAUDI_PC := $(PKGCONFIG)/gaudi.pc
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
+PKG_GAUDI := PKG_CONFIG_PATH=$(PKGCONFIG) pkg-config
+
+.PHONY: all setup kernel module userspace libgaudi c-tests guest host-tests run check bench style \
+	style-static clippy clean
 
 all: guest
 
@@ -44,23 +56,42 @@ module: kernel
 
 userspace: setup
 	@echo ">>> building userspace (cargo)" >&2
-	@$(CARGO) build --release --workspace --bins
+	@$(CARGO) build --release --workspace --bins --lib
+
+libgaudi: $(GAUDI_PC)
+
+$(GAUDI_PC): userspace/gaudi.pc.in userspace
+	@mkdir -p $(LIB) $(PKGCONFIG)
+	@cp $(RELEASE)/libgaudi.so $(LIB)/libgaudi.so.0
+	@ln -sf libgaudi.so.0 $(LIB)/libgaudi.so
+	@cp $(RELEASE)/libgaudi.a $(LIB)/libgaudi.a
+	@sed -e 's|@libdir@|$(LIB)|' -e 's|@includedir@|$(CURDIR)/userspace/include|' \
+		-e 's|@version@|$(VERSION)|' $< > $@
 
 c-tests: $(C_IGT)
 
-$(BUILD)/c/%: igt-tests/c/%.c uapi/gaudi_accel.h | setup
+$(BUILD)/c/%: igt-tests/c/%.c $(C_IGT_COMMON) uapi/gaudi_accel.h | setup
 	@echo ">>> building $* (cc, libdrm)" >&2
 	@mkdir -p $(@D)
-	@$(CC) -O2 -Wall -Werror $$(pkg-config --cflags libdrm) -I uapi -o $@ $< $$(pkg-config --libs libdrm)
+	@$(CC) -O2 -Wall -Werror $$(pkg-config --cflags libdrm) -I uapi -o $@ $< igt-tests/c/igt_c.c \
+		$$(pkg-config --libs libdrm)
 
-guest: module userspace c-tests
-	@rm -rf $(GUEST) && mkdir -p $(GUEST)/bin $(GUEST)/igt $(BUILD)/bin
+$(BUILD)/c/gaudi_exec_c: igt-tests/c/gaudi_exec_c.c $(C_IGT_COMMON) userspace/include/gaudi/gaudi.h \
+		$(GAUDI_PC)
+	@echo ">>> building gaudi_exec_c (cc, libgaudi through pkg-config)" >&2
+	@mkdir -p $(@D)
+	@$(CC) -O2 -Wall -Werror $$($(PKG_GAUDI) --cflags gaudi) -o $@ $< igt-tests/c/igt_c.c \
+		-Wl,-rpath,'$$ORIGIN/../lib' $$($(PKG_GAUDI) --libs gaudi)
+
+guest: module userspace libgaudi c-tests
+	@rm -rf $(GUEST) && mkdir -p $(GUEST)/bin $(GUEST)/igt $(GUEST)/lib $(BUILD)/bin
 	@cp $(BUILD)/kmod/hw/gaudi/gaudi.ko $(GUEST)/
 	@cp guest/run-igt.sh guest/run-bench.sh $(GUEST)/
 	@mkdir -p $(GUEST)/bench
 	@cp $(foreach m,bench_engine accel_sched_bench drm_sched_bench,$(BUILD)/kmod/bench/sched/$(m).ko) \
 		$(GUEST)/bench/
-	@cp $(RELEASE)/gaudi-info $(RELEASE)/gaudi-bench $(GUEST)/bin/
+	@cp $(RELEASE)/gaudi-info $(RELEASE)/gaudi-bench $(RELEASE)/gaudi-as $(GUEST)/bin/
+	@cp $(LIB)/libgaudi.so.0 $(GUEST)/lib/
 	@cp $(foreach b,$(IGT_BINS),$(RELEASE)/$(b)) $(C_IGT) $(GUEST)/igt/
 	@cp $(RELEASE)/gaudi-emu $(RELEASE)/igt-summary $(BUILD)/bin/
 

@@ -7,19 +7,12 @@
  * wrappers (drmGetVersion, drmGetCap, drmIoctl, drmPrime*, drmCloseBufferHandle) work on accel
  * files; its device enumeration does not, and is not used.
  *
- * The binary speaks IGT's test protocol so that igt_runner runs it with the other tests:
- * --list-subtests; --run-subtest with a comma-separated list of glob patterns, where a leading
- * '!' excludes and the last matching pattern decides; every subtest when run without it;
- * "Starting subtest: NAME" and "Subtest NAME: RESULT (1.234s)" on stdout, repeated on stderr
- * when IGT_SENTINEL_ON_STDERR is set; "<6>[IGT] gaudi_prime_c: ..." records in /dev/kmsg;
- * exit status 0 (a subtest passed, none failed), 77 (all skipped), 98 (a failure) or 79 (bad
- * command line, or no subtest matches).
+ * The binary speaks IGT's test protocol (igt_c.h), so that igt_runner runs it with the
+ * other tests.
  */
 
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,75 +20,13 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <linux/dma-buf.h>
 #include <xf86drm.h>
 
 #include "gaudi_accel.h"
-
-#define EXIT_OK 0
-#define EXIT_SKIPPED 77
-#define EXIT_INVALID 79
-#define EXIT_FAILED 98
-
-enum result { SUCCESS, FAIL, SKIP };
-
-static const char *const result_names[] = { "SUCCESS", "FAIL", "SKIP" };
-static const char *command = "gaudi_prime_c";
-
-static void kmsg(const char *fmt, ...)
-{
-	char buf[256];
-	va_list ap;
-	int fd, n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	/* One write is one record; there is nothing to do if it fails. */
-	if (n > 0) {
-		ssize_t w = write(fd, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
-
-		(void)w;
-	}
-	close(fd);
-}
-
-/* Failure report in the form of IGT's __igt_fail_assert(), on stderr. */
-static void report(const char *func, int line, const char *cond, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	fflush(stdout);
-	fprintf(stderr, "(%s:%d) CRITICAL: Test assertion failure function %s, file %s:%d:\n",
-		command, (int)getpid(), func, __FILE__, line);
-	fprintf(stderr, "(%s:%d) CRITICAL: Failed assertion: %s\n", command, (int)getpid(), cond);
-	if (err)
-		fprintf(stderr, "(%s:%d) CRITICAL: Last errno: %d, %s\n", command, (int)getpid(),
-			err, strerror(err));
-	if (fmt) {
-		fprintf(stderr, "(%s:%d) CRITICAL: ", command, (int)getpid());
-		va_start(ap, fmt);
-		vfprintf(stderr, fmt, ap);
-		va_end(ap);
-		fputc('\n', stderr);
-	}
-}
-
-/* Fails the subtest (after running the cleanup at label "out") unless cond holds. */
-#define check(cond, ...)                                                            \
-	do {                                                                        \
-		if (!(cond)) {                                                      \
-			report(__func__, __LINE__, #cond, errno, __VA_ARGS__);     \
-			ret = FAIL;                                                 \
-			goto out;                                                   \
-		}                                                                   \
-	} while (0)
+#include "igt_c.h"
 
 struct bo {
 	uint32_t handle;
@@ -226,7 +157,7 @@ static enum result prime_round_trip(uint32_t flags, uint32_t seed)
 	check(fd >= 0, "cannot open the accel node");
 	check(memory_info(fd, &before) == 0, "DRM_GAUDI_QUERY_MEMORY");
 	if (flags & DRM_GAUDI_BO_DEVICE && before.dram_free < 3 * 4096) {
-		printf("Test requirement not met: device memory free\n");
+		igt_c_skip("device memory free");
 		ret = SKIP;
 		goto out;
 	}
@@ -352,10 +283,7 @@ out:
 	return ret;
 }
 
-static const struct subtest {
-	const char *name;
-	enum result (*run)(void);
-} subtests[] = {
+static const struct subtest subtests[] = {
 	{ "version", test_version },
 	{ "prime-cap", test_prime_cap },
 	{ "prime-round-trip-system", test_prime_system },
@@ -365,113 +293,8 @@ static const struct subtest {
 	{ "import-bad-fd", test_import_bad_fd },
 };
 
-#define N_SUBTESTS (sizeof(subtests) / sizeof(subtests[0]))
-
-/* Whether NAME is selected by EXPR: comma-separated globs, '!' excludes, the last match wins. */
-static bool selected(const char *name, const char *expr)
-{
-	char *copy = strdup(expr), *save = NULL, *pat;
-	bool match = false;
-
-	if (!copy)
-		return false;
-	for (pat = strtok_r(copy, ",", &save); pat; pat = strtok_r(NULL, ",", &save)) {
-		bool neg = pat[0] == '!';
-
-		if (fnmatch(neg ? pat + 1 : pat, name, 0) == 0)
-			match = !neg;
-	}
-	free(copy);
-	return match;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sentinel(bool on, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	fflush(stdout);
-	if (on) {
-		va_start(ap, fmt);
-		vfprintf(stderr, fmt, ap);
-		va_end(ap);
-	}
-}
-
-static void usage(void)
-{
-	fprintf(stderr, "Usage: %s [--list-subtests] [--run-subtest <pattern>]\n", command);
-}
-
 int main(int argc, char **argv)
 {
-	bool list = false, on_stderr = getenv("IGT_SENTINEL_ON_STDERR") != NULL;
-	bool passed = false, failed = false, skipped = false, found = false;
-	const char *run = NULL;
-	int code;
-
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--list-subtests") == 0) {
-			list = true;
-		} else if (strcmp(argv[i], "--run-subtest") == 0 && i + 1 < argc) {
-			run = argv[++i];
-		} else if (strncmp(argv[i], "--run-subtest=", 14) == 0) {
-			run = argv[i] + 14;
-		} else if (strcmp(argv[i], "--help") == 0) {
-			usage();
-			return EXIT_OK;
-		} else {
-			fprintf(stderr, "%s: unknown option %s\n", command, argv[i]);
-			usage();
-			return EXIT_INVALID;
-		}
-	}
-
-	if (list) {
-		for (size_t i = 0; i < N_SUBTESTS; i++)
-			if (!run || selected(subtests[i].name, run))
-				printf("%s\n", subtests[i].name);
-		return EXIT_OK;
-	}
-
-	kmsg("<6>[IGT] %s: executing\n", command);
-	for (size_t i = 0; i < N_SUBTESTS; i++) {
-		const char *name = subtests[i].name;
-		enum result r;
-		double start;
-
-		if (run && !selected(name, run))
-			continue;
-		found = true;
-		kmsg("<6>[IGT] %s: starting subtest %s\n", command, name);
-		sentinel(on_stderr, "Starting subtest: %s\n", name);
-		start = now();
-		r = subtests[i].run();
-		if (r == FAIL) {
-			fflush(stdout);
-			fprintf(stderr, "Subtest %s failed.\nNo log.\n", name);
-		}
-		sentinel(on_stderr, "Subtest %s: %s (%.3fs)\n", name, result_names[r], now() - start);
-		kmsg("<6>[IGT] %s: finished subtest %s, %s\n", command, name, result_names[r]);
-		passed |= r == SUCCESS;
-		failed |= r == FAIL;
-		skipped |= r == SKIP;
-	}
-	if (!found) {
-		fprintf(stderr, "Unknown subtest: %s\n", run ? run : "");
-		return EXIT_INVALID;
-	}
-	code = failed ? EXIT_FAILED : passed ? EXIT_OK : EXIT_SKIPPED;
-	kmsg("<6>[IGT] %s: exiting, ret=%d\n", command, code);
-	return code;
+	return igt_c_main("gaudi_prime_c", subtests, sizeof(subtests) / sizeof(subtests[0]), argc,
+			  argv);
 }

@@ -20,6 +20,9 @@ pub use gaudi::{uapi, Mapping};
 #[doc(hidden)]
 pub use igt as __igt;
 
+pub mod exec;
+pub mod vgem;
+
 /// Path of the accel node under test.
 pub fn device_path() -> PathBuf {
     match std::env::var_os("ACCEL_DEVICE") {

@@ -13,6 +13,12 @@
 //! GEM close, dumb buffers of other drivers), [`mapping`] the mappings and dma-buf CPU access,
 //! [`syncobj`] the DRM core's sync objects and their sync_file import and export.
 //!
+//! Execution: [`exec`] has the client's device VM (`VM_BIND`), contexts and job submission,
+//! [`cmdbuf`] builds command buffers of the device's packets, [`tpc`] assembles and
+//! disassembles kernels of the TPC vector cores, [`buffer`] ties an object, its CPU mapping and
+//! its device address together, and [`va`] allocates device addresses. [`capi`] exports the
+//! library to C (`include/gaudi/gaudi.h`).
+//!
 //! ```no_run
 //! # fn main() -> std::io::Result<()> {
 //! let dev = gaudi::Device::open("/dev/accel/accel0")?;
@@ -37,13 +43,23 @@ use std::{
     os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd},
     os::unix::fs::MetadataExt,
     path::{Path, PathBuf},
+    sync::{Mutex, PoisonError},
 };
 
+pub mod buffer;
+pub mod capi;
+pub mod cmdbuf;
 pub mod drm;
+pub mod exec;
 pub mod mapping;
 pub mod syncobj;
+pub mod tpc;
+pub mod va;
 
+pub use buffer::Buffer;
 pub use drm::{version, Version, DRM_IOCTL_VERSION};
+pub use exec::{Context, ContextState, Priority, Submit};
+pub use gaudi_hw as hw;
 pub use gaudi_uapi as uapi;
 pub use mapping::Mapping;
 use uapi::{
@@ -83,7 +99,7 @@ pub unsafe fn ioctl_raw(fd: BorrowedFd<'_>, request: u32, arg: *mut c_void) -> i
 pub fn ioctl<T>(fd: BorrowedFd<'_>, request: u32, arg: &mut T) -> io::Result<()> {
     let size = ((request >> 16) & 0x3fff) as usize;
     if size > std::mem::size_of::<T>() {
-        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        return Err(einval());
     }
     // SAFETY: `arg` is valid for reads and writes of `size_of::<T>()` bytes, which covers the
     // size the kernel uses for `request`.
@@ -135,11 +151,17 @@ unsafe impl QueryResult for drm_gaudi_device_info {}
 // SAFETY: Four `u64`s.
 unsafe impl QueryResult for drm_gaudi_memory_info {}
 
-/// An open gaudi accel node.
+/// `EINVAL` as an [`io::Error`].
+pub(crate) fn einval() -> io::Error {
+    io::Error::from_raw_os_error(libc::EINVAL)
+}
+
+/// An open gaudi accel node: one client of the device, with its own device VM.
 #[derive(Debug)]
 pub struct Device {
     file: File,
     path: PathBuf,
+    va: Mutex<va::VaAllocator>,
 }
 
 impl Device {
@@ -147,7 +169,11 @@ impl Device {
     pub fn open(path: impl AsRef<Path>) -> io::Result<Self> {
         let path = path.as_ref().to_path_buf();
         let file = OpenOptions::new().read(true).write(true).open(&path)?;
-        let dev = Self { file, path };
+        let dev = Self {
+            file,
+            path,
+            va: Mutex::new(va::VaAllocator::default()),
+        };
         if version(dev.as_fd())?.name != DRIVER_NAME {
             return Err(io::Error::from_raw_os_error(libc::ENODEV));
         }
@@ -195,8 +221,7 @@ impl Device {
     pub fn query(&self, type_: u32, buf: &mut [u8]) -> io::Result<u32> {
         let mut q = drm_gaudi_query {
             type_,
-            size: u32::try_from(buf.len())
-                .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?,
+            size: u32::try_from(buf.len()).map_err(|_| einval())?,
             pointer: buf.as_mut_ptr() as u64,
             ..Default::default()
         };
@@ -294,6 +319,36 @@ impl Device {
     /// Closes `handle` (`DRM_IOCTL_GEM_CLOSE`); `EINVAL` for a handle the file does not hold.
     pub fn gem_close(&self, handle: u32) -> io::Result<()> {
         drm::gem_close(self.as_fd(), handle)
+    }
+
+    /// Allocates `size` bytes (rounded up to pages) of this client's device VA window from the
+    /// device's [`va::VaAllocator`]; `ENOSPC` if no free range fits, `EINVAL` for size 0.
+    pub fn va_alloc(&self, size: u64) -> io::Result<u64> {
+        if size == 0 {
+            return Err(einval());
+        }
+        self.va_lock()
+            .alloc(size, uapi::DRM_GAUDI_VM_PAGE_SIZE)
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOSPC))
+    }
+
+    /// Returns a range that [`Device::va_alloc`] handed out.
+    pub fn va_free(&self, va: u64, size: u64) {
+        self.va_lock().free(va, size);
+    }
+
+    /// Keeps [`va`, `va + size`) out of [`Device::va_alloc`]'s way, for a client that also
+    /// picks addresses itself; `EEXIST` unless the range was free.
+    pub fn va_reserve(&self, va: u64, size: u64) -> io::Result<()> {
+        if self.va_lock().reserve(va, size) {
+            Ok(())
+        } else {
+            Err(io::Error::from_raw_os_error(libc::EEXIST))
+        }
+    }
+
+    fn va_lock(&self) -> std::sync::MutexGuard<'_, va::VaAllocator> {
+        self.va.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Exports the object behind `handle` as a dma-buf (`DRM_IOCTL_PRIME_HANDLE_TO_FD`), with

@@ -15,6 +15,8 @@ use std::{
     ptr::NonNull,
 };
 
+use crate::einval;
+
 /// A CPU mapping of (part of) a file; unmapped on drop.
 #[derive(Debug)]
 pub struct Mapping {
@@ -28,10 +30,6 @@ pub struct Mapping {
 unsafe impl Send for Mapping {}
 // SAFETY: As above: `&Mapping` only allows raw copies in and out of the mapping.
 unsafe impl Sync for Mapping {}
-
-fn einval() -> io::Error {
-    io::Error::from_raw_os_error(libc::EINVAL)
-}
 
 impl Mapping {
     /// Maps `len` bytes of `fd` at `offset` with protection `prot` (`PROT_*`) and `flags`
@@ -122,6 +120,28 @@ impl Mapping {
             std::ptr::copy_nonoverlapping(data.as_ptr(), self.as_ptr().add(offset), data.len())
         };
         Ok(())
+    }
+
+    /// Gives up ownership of the mapping: returns its address and length, which the caller
+    /// must eventually `munmap()` (or hand back to [`Mapping::from_raw`]).
+    pub fn into_raw(self) -> (*mut u8, usize) {
+        let this = std::mem::ManuallyDrop::new(self);
+        (this.ptr.as_ptr(), this.len)
+    }
+
+    /// Takes ownership of `len` bytes mapped at `ptr` with protection `prot`; `None` for a
+    /// null `ptr`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` and `len` must describe a whole mapping with `prot` that nothing else unmaps or
+    /// owns, such as one returned by [`Mapping::into_raw`].
+    pub unsafe fn from_raw(ptr: *mut u8, len: usize, prot: i32) -> Option<Self> {
+        Some(Self {
+            ptr: NonNull::new(ptr)?,
+            len,
+            prot,
+        })
     }
 
     /// Returns a copy of the whole mapping.

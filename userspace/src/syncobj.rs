@@ -439,6 +439,49 @@ pub fn transfer(
     ioctl(fd, DRM_IOCTL_SYNCOBJ_TRANSFER, &mut t)
 }
 
+/// `struct sync_file_info` (`linux/sync_file.h`), without the per-fence array.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct sync_file_info {
+    /// Name of the sync_file.
+    pub name: [u8; 32],
+    /// Out: 1 signalled, 0 active, a negative errno for a fence that signalled an error.
+    pub status: i32,
+    /// Must be zero.
+    pub flags: u32,
+    /// In: room at `sync_fence_info` (0 here); out: number of fences.
+    pub num_fences: u32,
+    /// Padding, zero.
+    pub pad: u32,
+    /// User pointer to `struct sync_fence_info` entries, 0 here.
+    pub sync_fence_info: u64,
+}
+
+/// `SYNC_IOC_FILE_INFO`: `_IOWR('>', 4, struct sync_file_info)`.
+pub const SYNC_IOC_FILE_INFO: u32 = uapi::ioc(
+    uapi::IOC_READ_WRITE,
+    b'>' as u32,
+    4,
+    std::mem::size_of::<sync_file_info>(),
+);
+
+/// The status of the fence of the sync_file `fd`: 1 signalled without error, 0 not signalled
+/// yet, a negative errno if it signalled with that error (`SYNC_IOC_FILE_INFO`).
+pub fn sync_file_status(fd: BorrowedFd<'_>) -> io::Result<i32> {
+    let mut info = sync_file_info::default();
+    ioctl(fd, SYNC_IOC_FILE_INFO, &mut info)?;
+    Ok(info.status)
+}
+
+/// The status of the fence of syncobj `handle` (or of its timeline `point`), as
+/// [`sync_file_status`]: how a client learns that a job failed, since waits succeed on fences
+/// that signalled with an error. A timeline point does not carry its fence's error (it is a
+/// `dma_fence_chain` node): ask a binary syncobj. `EINVAL` if there is no fence.
+pub fn fence_status(fd: BorrowedFd<'_>, handle: u32, point: Option<u64>) -> io::Result<i32> {
+    let sync_file = export_sync_file(fd, handle, point)?;
+    sync_file_status(std::os::fd::AsFd::as_fd(&sync_file))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -489,6 +532,10 @@ mod tests {
         assert_eq!(DRM_IOCTL_SYNCOBJ_QUERY, 0xc018_64cb);
         assert_eq!(DRM_IOCTL_SYNCOBJ_TRANSFER, 0xc020_64cc);
         assert_eq!(DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL, 0xc018_64cd);
+        assert_eq!(size_of::<sync_file_info>(), 56);
+        assert_eq!(offset_of!(sync_file_info, status), 32);
+        assert_eq!(offset_of!(sync_file_info, sync_fence_info), 48);
+        assert_eq!(SYNC_IOC_FILE_INFO, 0xc038_3e04);
     }
 
     #[test]

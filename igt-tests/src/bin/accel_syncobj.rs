@@ -10,14 +10,19 @@
 use std::{
     fs::File,
     io,
-    os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd},
+    os::fd::{AsFd, AsRawFd, BorrowedFd},
     os::unix::fs::MetadataExt,
     time::{Duration, Instant},
 };
 
 use accel_igt::{
     device_path, errno, ioctl_errno, ok, open_device, open_vgem, other_device_paths, page_size,
-    unmapped_address, Mapping,
+    unmapped_address,
+    vgem::{
+        dma_buf_export_sync_file, sync_file_signaled, VgemFenceAttach, VgemFenceSignal,
+        DMA_BUF_SYNC_READ, VGEM_FENCE_ATTACH, VGEM_FENCE_SIGNAL, VGEM_FENCE_WRITE,
+    },
+    Mapping,
 };
 use gaudi::{
     drm::{self, DRM_CLOEXEC, DRM_RDWR},
@@ -38,79 +43,6 @@ const LONG: Duration = Duration::from_secs(10);
 const SHORT: Duration = Duration::from_millis(100);
 /// How long the helper thread of `wait-for-submit` sleeps before it signals.
 const DELAY: Duration = Duration::from_millis(300);
-
-/// `struct drm_vgem_fence_attach` (`include/uapi/drm/vgem_drm.h`).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-struct VgemFenceAttach {
-    handle: u32,
-    flags: u32,
-    out_fence: u32,
-    pad: u32,
-}
-
-/// `struct drm_vgem_fence_signal`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-struct VgemFenceSignal {
-    fence: u32,
-    flags: u32,
-}
-
-/// `VGEM_FENCE_WRITE`: attach the fence as a writer.
-const VGEM_FENCE_WRITE: u32 = 0x1;
-/// `DRM_IOCTL_VGEM_FENCE_ATTACH`: `DRM_IOWR(DRM_COMMAND_BASE + 0x1, ...)`.
-const VGEM_FENCE_ATTACH: u32 =
-    gaudi::uapi::drm_iowr::<VgemFenceAttach>(gaudi::uapi::DRM_COMMAND_BASE + 0x1);
-/// `DRM_IOCTL_VGEM_FENCE_SIGNAL`: `DRM_IOW(DRM_COMMAND_BASE + 0x2, ...)`.
-const VGEM_FENCE_SIGNAL: u32 = accel_igt::ioc(
-    1,
-    gaudi::uapi::DRM_IOCTL_BASE,
-    gaudi::uapi::DRM_COMMAND_BASE + 0x2,
-    std::mem::size_of::<VgemFenceSignal>(),
-);
-
-/// `struct dma_buf_export_sync_file` (`include/uapi/linux/dma-buf.h`).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-struct DmaBufExportSyncFile {
-    flags: u32,
-    fd: i32,
-}
-
-/// `DMA_BUF_IOCTL_EXPORT_SYNC_FILE`: `_IOWR('b', 2, struct dma_buf_export_sync_file)`.
-const DMA_BUF_IOCTL_EXPORT_SYNC_FILE: u32 = accel_igt::ioc(
-    gaudi::uapi::IOC_READ_WRITE,
-    b'b' as u32,
-    2,
-    std::mem::size_of::<DmaBufExportSyncFile>(),
-);
-/// `DMA_BUF_SYNC_READ` for `EXPORT_SYNC_FILE`: the sync_file waits for the writers.
-const DMA_BUF_SYNC_READ: u32 = 1;
-
-/// A sync_file of the fences of the dma-buf `fd` (`DMA_BUF_IOCTL_EXPORT_SYNC_FILE`).
-fn dma_buf_export_sync_file(fd: BorrowedFd<'_>, flags: u32) -> io::Result<OwnedFd> {
-    let mut e = DmaBufExportSyncFile { flags, fd: -1 };
-    gaudi::ioctl(fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &mut e)?;
-    if e.fd < 0 {
-        return Err(io::Error::from_raw_os_error(libc::EPROTO));
-    }
-    // SAFETY: The kernel installed a new file descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(e.fd) })
-}
-
-/// Whether the sync_file `fd` is signalled now (`poll()` with `POLLIN` and no timeout).
-fn sync_file_signaled(fd: BorrowedFd<'_>) -> igt::Result<bool> {
-    let mut p = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: `p` is one valid pollfd.
-    let n = unsafe { libc::poll(&mut p, 1, 0) };
-    igt::assert!(n >= 0, "poll: {}", io::Error::last_os_error());
-    Ok(p.revents & libc::POLLIN != 0)
-}
 
 /// The second gaudi device, or a skip.
 fn other_device() -> igt::Result<Device> {
@@ -881,33 +813,4 @@ fn main() {
         t.subtest("wait-for-submit", wait_for_submit);
         t.subtest("no-leak", no_leak);
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn foreign_request_numbers() {
-        // vgem_drm.h and dma-buf.h.
-        assert_eq!(std::mem::size_of::<VgemFenceAttach>(), 16);
-        assert_eq!(std::mem::size_of::<VgemFenceSignal>(), 8);
-        assert_eq!(VGEM_FENCE_ATTACH, 0xc010_6441);
-        assert_eq!(VGEM_FENCE_SIGNAL, 0x4008_6442);
-        assert_eq!(std::mem::size_of::<DmaBufExportSyncFile>(), 8);
-        assert_eq!(DMA_BUF_IOCTL_EXPORT_SYNC_FILE, 0xc008_6202);
-    }
-
-    #[test]
-    fn poll_readiness() {
-        let mut p = [0i32; 2];
-        // SAFETY: `p` is a valid array of two ints for pipe to fill.
-        assert_eq!(unsafe { libc::pipe(p.as_mut_ptr()) }, 0);
-        // SAFETY: pipe returned two new descriptors that nothing else owns.
-        let (r, w) = unsafe { (OwnedFd::from_raw_fd(p[0]), OwnedFd::from_raw_fd(p[1])) };
-        assert!(!sync_file_signaled(r.as_fd()).unwrap());
-        let mut w = File::from(w);
-        std::io::Write::write_all(&mut w, b"x").unwrap();
-        assert!(sync_file_signaled(r.as_fd()).unwrap());
-    }
 }
