@@ -5,7 +5,7 @@
 //! The objects are the accel core's [`gem::Object`]; the driver adds the accounting that
 //! `DRM_GAUDI_QUERY_MEMORY` reports.
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use kernel::{drm::accel::gem, prelude::*, sync::aref::ARef};
 
@@ -32,6 +32,22 @@ impl BoStats {
 pub(crate) struct BoData {
     dev: ARef<GaudiDevice>,
     size: u64,
+    /// The object is in the device's accounting (see [`BoData::uncount`]).
+    counted: AtomicBool,
+}
+
+impl BoData {
+    /// Takes an object the driver uses internally out of the accounting that
+    /// `DRM_GAUDI_QUERY_MEMORY` reports to clients.
+    pub(crate) fn uncount(&self) {
+        if self.counted.swap(false, Ordering::Relaxed) {
+            self.dev.bo_stats.count.fetch_sub(1, Ordering::Relaxed);
+            self.dev
+                .bo_stats
+                .bytes
+                .fetch_sub(self.size, Ordering::Relaxed);
+        }
+    }
 }
 
 impl gem::BoDriverData for BoData {
@@ -44,17 +60,14 @@ impl gem::BoDriverData for BoData {
         Ok::<_, Error>(BoData {
             dev: dev.into(),
             size,
+            counted: AtomicBool::new(true),
         })
     }
 }
 
 impl Drop for BoData {
     fn drop(&mut self) {
-        self.dev.bo_stats.count.fetch_sub(1, Ordering::Relaxed);
-        self.dev
-            .bo_stats
-            .bytes
-            .fetch_sub(self.size, Ordering::Relaxed);
+        self.uncount();
     }
 }
 

@@ -210,6 +210,7 @@ impl Vm {
         let ttbr = unsafe { pt.ttbr() };
         // GPUVM's reservation object: the VM has no object of its own to lend it.
         let resv_obj = Bo::new_system(ddev, 4096, false)?;
+        resv_obj.uncount();
         let gpuvm = GpuVm::new::<Error, _>(
             c"gaudi-vm",
             ddev,

@@ -1049,9 +1049,10 @@ fn submit_hostile() -> igt::Result {
         flags,
         point,
     };
+    // `empty` exists before `closed_sync` is closed, so it cannot take over its handle.
     let closed_sync = ok!(syncobj::create(fd, 0));
-    ok!(syncobj::destroy(fd, closed_sync));
     let empty = Syncobj::new(&dev)?;
+    ok!(syncobj::destroy(fd, closed_sync));
     let bad_bo = |handle, flags| [drm_gaudi_submit_bo { handle, flags }];
     let unknown_bo = bad_bo(bo + 1000, uapi::DRM_GAUDI_SUBMIT_BO_READ);
     let flagged_bo = bad_bo(bo, 1 << 2);
