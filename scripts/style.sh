@@ -131,8 +131,9 @@ kernel_tree_view() {
 		mkdir -p "$tree/$(dirname "${TREE_PATHS[i]}")"
 		cp -RL "$ROOT/${TREE_PATHS[i+1]}" "$tree/${TREE_PATHS[i]}"
 	done
-	# uapi/src/mirror.rs: the driver's uapi mirror, a module of hw/gaudi.
-	for i in hw bench kernel Kbuild uapi/src/mirror.rs; do
+	# uapi/src/mirror.rs and hwspec/src/hw.rs: the driver's uapi mirror and the device
+	# interface, modules of hw/gaudi.
+	for i in hw bench kernel Kbuild uapi/src/mirror.rs hwspec/src/hw.rs; do
 		[ -e "$ROOT/$i" ] || continue
 		mkdir -p "$tree/$(dirname "$i")"
 		cp -RL "$ROOT/$i" "$tree/$i"

@@ -71,6 +71,10 @@ if [ "$mode" = bench ]; then
 	fi
 fi
 
+# The run's kernel log is judged whole (KUnit results from boot, warnings
+# charged to subtests): a ring buffer large enough that nothing scrolls out.
+log_args="log_buf_len=16M"
+
 t0=$(date +%s)
 echo ">>> booting the VM ($mode, $DEVICES devices, TCG) ..." >&2
 rc=0
@@ -79,7 +83,7 @@ timeout --foreground "${VM_TIMEOUT:-2400}" qemu-system-x86_64 \
 	-object "memory-backend-file,id=ram,size=$MEM,mem-path=$RAM,share=on" \
 	-machine memory-backend=ram \
 	-kernel "$KERNEL" \
-	-append "console=ttyS0 quiet root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,cache=loose ro init=/accel-init accel.mode=$mode accel.devices=$DEVICES panic=-1 $clock_args" \
+	-append "console=ttyS0 quiet root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,cache=loose ro init=/accel-init accel.mode=$mode accel.devices=$DEVICES panic=-1 $log_args $clock_args" \
 	-fsdev "local,id=root,path=$ROOTFS,security_model=none,readonly=on" \
 	-device virtio-9p-pci,fsdev=root,mount_tag=/dev/root \
 	-fsdev "local,id=project,path=$GUEST,security_model=none,readonly=on" \

@@ -348,8 +348,8 @@ impl pci::Driver for GaudiPciDriver {
             regs::BAR_IVSHMEM,
             c"gaudi-ivshmem",
         )?;
-        let regs_bar = pdev
-            .iomap_region_sized::<{ hwregs::REGS_SIZE }>(regs::BAR_SHARED, c"gaudi-shared")?;
+        let regs_bar =
+            pdev.iomap_region_sized::<{ hwregs::REGS_SIZE }>(regs::BAR_SHARED, c"gaudi-shared")?;
         let hw = Hw::new(pdev, ivshmem, regs_bar)?;
         // The device recognises accesses to its own memory by their bus address.
         write64::<{ hwregs::BAR2_BASE }>(&hw.regs, pdev.resource_start(regs::BAR_SHARED)?);
@@ -392,7 +392,12 @@ impl pci::Driver for GaudiPciDriver {
             peer,
         } = hw;
         let shared = Arc::new(
-            Shared::new(pdev.as_ref(), regs_bar.into_devres()?, ivshmem.into_devres()?, peer)?,
+            Shared::new(
+                pdev.as_ref(),
+                regs_bar.into_devres()?,
+                ivshmem.into_devres()?,
+                peer,
+            )?,
             GFP_KERNEL,
         )?;
         let engine = Engine::new(pdev.as_ref(), shared)

@@ -274,7 +274,7 @@ impl HwQueue {
     }
 
     /// Resets the queue through the device's handshake: the device drops what it was doing
-    /// and resumes at `resume`. Does not wait for the acknowledgement.
+    /// and resumes at `resume`. Does not wait for the acknowledgment.
     fn request_reset(&self, shared: &Shared, resume: u32) -> Result {
         let req = shared.read32(self.reg(q::Q_RESET))?.wrapping_add(1);
         shared.write32(self.reg(q::Q_RESUME), resume)?;

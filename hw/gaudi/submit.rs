@@ -8,13 +8,13 @@
 //! completion fence in the out-syncobjs and the buffers' reservation objects.
 
 use kernel::{
-    drm::gem::BaseObject,
     drm::accel::sched::{
         fence::{Fence, FenceMemory},
         queue::{Entity, Priority},
         resv::Usage,
         syncobj::{find_fence, SyncObjSignal},
     },
+    drm::gem::BaseObject,
     new_mutex,
     prelude::*,
     sync::{aref::ARef, Arc, Mutex},
@@ -100,7 +100,10 @@ impl Ctx {
 
     /// Fills in a `CTX_QUERY` result.
     pub(crate) fn query(&self, args: &mut uapi::drm_gaudi_ctx_query) {
-        let banned = self.state.banned.load(core::sync::atomic::Ordering::Acquire);
+        let banned = self
+            .state
+            .banned
+            .load(core::sync::atomic::Ordering::Acquire);
         let error = *self.state.error.lock();
         args.state = if banned {
             uapi::DRM_GAUDI_CTX_STATE_BANNED

@@ -99,12 +99,8 @@ impl VmData {
             // SAFETY: As above; the object's pages stay pinned and DMA-mapped until it is
             // freed, which its `vm_bo` prevents while it is mapped.
             let res = unsafe {
-                self.pt.map(
-                    iova + done,
-                    entry.dma_address() + skip,
-                    chunk,
-                    access,
-                )
+                self.pt
+                    .map(iova + done, entry.dma_address() + skip, chunk, access)
             };
             if let Err(e) = res {
                 // SAFETY: `iova..iova + done` was mapped by the iterations before.
