@@ -766,6 +766,26 @@ mod tests {
     }
 
     #[test]
+    fn memory_takes_its_number_when_armed() -> Result {
+        let tl = timeline();
+        let (m1, m2) = (FenceMemory::new()?, FenceMemory::new()?);
+        drop(FenceMemory::new()?);
+        // Armed in the other order than allocated: numbers follow the arming.
+        let b = tl.arm_fence(m2);
+        let a = tl.arm_fence(m1);
+        assert_eq!(a.seqno(), b.seqno() + 1);
+        assert_eq!(a.fence().context(), tl.context());
+        let c = tl.new_fence()?;
+        assert_eq!(c.seqno(), a.seqno() + 1);
+        let f = a.fence();
+        b.signal(None);
+        a.signal(Some(EIO));
+        assert_eq!(f.status(), Some(Err(EIO)));
+        c.signal(None);
+        Ok(())
+    }
+
+    #[test]
     fn dropped_producer_cancels() -> Result {
         let tl = timeline();
         let p = tl.new_fence()?;

@@ -228,7 +228,9 @@ struct drm_gaudi_gem_mmap_offset {
  *
  * Misaligned or empty ranges, ranges outside the VA window, unknown
  * operations or flags and non-zero padding fail with -EINVAL; an unknown
- * handle with -ENOENT.
+ * handle with -ENOENT. The client's VM is created on its first VM_BIND or
+ * CTX_CREATE; if the device has no free address-space id for it, that
+ * call fails with -ENOSPC.
  */
 struct drm_gaudi_vm_bind {
 	/** @op: %DRM_GAUDI_VM_BIND_OP_MAP or %DRM_GAUDI_VM_BIND_OP_UNMAP. */
