@@ -59,7 +59,7 @@ function xrow(label, value, ref, ratio) {
 	printf "  %-34s %-28s %-34s %s\n", label, value, ref, ratio
 }
 function mib(b) { return sprintf("%d MiB", b / 1048576) }
-function exec_table(    i, x, v, r, label, b, what) {
+function exec_table(    i, x, v, r, label, b, c, what) {
 	print "Execution on the device (gaudi-bench; median of the rounds [min-max]):"
 	xrow("figure", "value", "reference", "ratio")
 	v = "version_ioctl"; r = "null_submit_wait"
@@ -83,14 +83,17 @@ function exec_table(    i, x, v, r, label, b, what) {
 				xrow("submit throughput, " what, xval(x),
 					("submit_1_thread" in xm) ? sprintf("1 thread %.4g jobs/s", xm["submit_1_thread"]) : "-",
 					(xm["submit_1_thread"] > 0) ? sprintf("%.2fx", xm[x] / xm["submit_1_thread"]) : "-")
+			if ((x, "submit_ioctl_us") in xk)
+				xrow("  mean time of a SUBMIT", xk[x, "submit_ioctl_us"] " us", "", "")
 		} else if (x == "chain_timeline") {
 			xrow("dependent chain, per job", xval(x),
 				(r in xm) ? sprintf("round trip %.4g us", xm[r]) : "-",
 				(r in xm && xm[r] > 0) ? sprintf("%.2fx", xm[x] / xm[r]) : "-")
 		} else if (x ~ /^dma_/) {
-			what = x; sub(/^dma_/, "", what); gsub(/_to_/, " -> ", what)
+			what = x; sub(/^dma_/, "", what); sub(/_x[0-9]+$/, "", what); gsub(/_to_/, " -> ", what)
 			b = xk[x, "bytes"]
-			xrow("DMA " what ", " mib(b), xval(x),
+			c = xk[x, "copies"]
+			xrow("DMA " what ", " mib(b) ((c > 1) ? " x" c : ""), xval(x),
 				(b in hm) ? sprintf("host memcpy %.4g GB/s [%s]", hm[b], hr[b]) : "no host figure",
 				(b in hm && hm[b] > 0) ? sprintf("%.2fx (goal >= 0.5x)", xm[x] / hm[b]) : "-")
 		} else {
@@ -99,7 +102,9 @@ function exec_table(    i, x, v, r, label, b, what) {
 	}
 	print "  (round trips: lower is better; rates and bandwidth: higher is better. Submit"
 	print "  throughput, 1 thread, against the round trip: how many more jobs per second"
-	print "  asynchronous submission completes than submitting and waiting one by one.)"
+	print "  asynchronous submission completes than submitting and waiting one by one."
+	print "  DMA: one job per copy, timed from SUBMIT until the wait returns; x8: eight"
+	print "  copies in one job.)"
 	for (i = 1; i <= nxn; i++) print "  " xnote[i]
 }
 function add(key, impl, v, unit) {

@@ -10,7 +10,8 @@
 //!   before and signalling the next; the chain is submitted behind a gate and timed from the
 //!   gate's release to its last point;
 //! * DMA bandwidth: one job copying a large buffer between system and device memory, from
-//!   submission to completion.
+//!   submission to completion; and a job of eight such copies, where the job's fixed costs
+//!   weigh less.
 //!
 //! Every figure is the median of the rounds, with their range. The lines start with
 //! `exec-bench` and give a name, a unit, the median, the minimum and the maximum, then details
@@ -210,29 +211,46 @@ fn latency(dev: &Device, n: u32, rounds: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// What a submitting thread reports.
+#[derive(Default)]
+struct Submitted {
+    /// How often the context was full (`EBUSY`).
+    full: u64,
+    /// Time spent in successful SUBMIT ioctls.
+    in_submit: Duration,
+}
+
 /// Submits `jobs` NOP jobs on a new context of `dev` once `start` opens, without waiting for
-/// them except when the context is full; returns when the last one has completed, with how
-/// often the context was full.
-fn submitter(dev: &Device, cb: &UploadedCb<'_>, jobs: u64, start: &Barrier) -> io::Result<u64> {
+/// them except when the context is full; returns when the last one has completed.
+fn submitter(
+    dev: &Device,
+    cb: &UploadedCb<'_>,
+    jobs: u64,
+    start: &Barrier,
+) -> io::Result<Submitted> {
     let ctx = Context::new(dev, Priority::Normal).map_err(|e| failed("context", e))?;
     let timeline = Syncobj::new(dev)?;
     let job = bare_job(&ctx, cb);
-    let mut full = 0;
+    let mut out = Submitted::default();
     start.wait();
     let mut i = 0;
     while i < jobs {
         let point = i + 1;
         let signals = point % SIGNAL_EVERY == 0 || point == jobs;
+        let t = Instant::now();
         let r = if signals {
             dev.submit(&job.clone().signal(timeline.handle, point))
         } else {
             dev.submit(&job)
         };
         match r {
-            Ok(_) => i += 1,
+            Ok(_) => {
+                out.in_submit += t.elapsed();
+                i += 1;
+            }
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
                 // As a client would: wait for an earlier job, then try again.
-                full += 1;
+                out.full += 1;
                 let back = i.saturating_sub(BACKLOG) / SIGNAL_EVERY * SIGNAL_EVERY;
                 if back == 0 {
                     thread::sleep(Duration::from_micros(100));
@@ -245,17 +263,24 @@ fn submitter(dev: &Device, cb: &UploadedCb<'_>, jobs: u64, start: &Barrier) -> i
     }
     timeline.wait(jobs)?;
     check_context(&ctx)?;
-    Ok(full)
+    Ok(out)
 }
 
-/// Jobs per second of `threads` threads submitting `jobs` jobs in all; and how often a
-/// context was full.
+/// A throughput run: jobs per second, how often a context was full, and the mean time of a
+/// SUBMIT in microseconds.
+struct Throughput {
+    rate: f64,
+    full: u64,
+    submit_us: f64,
+}
+
+/// `threads` threads submitting `jobs` jobs in all, each thread on a context of its own.
 fn throughput(
     dev: &Device,
     cb: &UploadedCb<'_>,
     threads: usize,
     jobs: u64,
-) -> io::Result<(f64, u64)> {
+) -> io::Result<Throughput> {
     let per_thread = jobs / threads as u64;
     let start = Barrier::new(threads + 1);
     let (elapsed, results) = thread::scope(|s| {
@@ -273,12 +298,18 @@ fn throughput(
             .collect();
         (t.elapsed(), results)
     });
-    let mut full = 0;
-    for r in results {
-        full += r?;
-    }
     let total = per_thread * threads as u64;
-    Ok((total as f64 / elapsed.as_secs_f64().max(1e-9), full))
+    let mut sum = Submitted::default();
+    for r in results {
+        let r = r?;
+        sum.full += r.full;
+        sum.in_submit += r.in_submit;
+    }
+    Ok(Throughput {
+        rate: total as f64 / elapsed.as_secs_f64().max(1e-9),
+        full: sum.full,
+        submit_us: sum.in_submit.as_secs_f64() * 1e6 / total as f64,
+    })
 }
 
 /// Submit throughput from 1 and from [`THREADS`] threads, alternating in each round.
@@ -286,27 +317,25 @@ fn submit_rates(dev: &Device, n: u32, rounds: u32) -> io::Result<()> {
     let cb = nop_cb(dev)?;
     let jobs = 4 * u64::from(n);
     throughput(dev, &cb, 1, jobs.div_ceil(10))?;
-    let (mut one, mut many, mut full) = (Vec::new(), Vec::new(), [0, 0]);
+    let mut runs: [Vec<Throughput>; 2] = [Vec::new(), Vec::new()];
     for _ in 0..rounds {
-        let (r, f) = throughput(dev, &cb, 1, jobs)?;
-        one.push(r);
-        full[0] += f;
-        let (r, f) = throughput(dev, &cb, THREADS, jobs)?;
-        many.push(r);
-        full[1] += f;
+        runs[0].push(throughput(dev, &cb, 1, jobs)?);
+        runs[1].push(throughput(dev, &cb, THREADS, jobs)?);
     }
-    figure(
-        "submit_1_thread",
-        "jobs/s",
-        &one,
-        &format!("jobs={jobs} context_full={}", full[0]),
-    );
-    figure(
-        &format!("submit_{THREADS}_threads"),
-        "jobs/s",
-        &many,
-        &format!("jobs={jobs} context_full={}", full[1]),
-    );
+    for (name, runs) in [
+        ("submit_1_thread".to_string(), &runs[0]),
+        (format!("submit_{THREADS}_threads"), &runs[1]),
+    ] {
+        let rates: Vec<f64> = runs.iter().map(|r| r.rate).collect();
+        let submit_us = median(runs.iter().map(|r| r.submit_us).collect());
+        let full: u64 = runs.iter().map(|r| r.full).sum();
+        figure(
+            &name,
+            "jobs/s",
+            &rates,
+            &format!("jobs={jobs} context_full={full} submit_ioctl_us={submit_us:.1}"),
+        );
+    }
     Ok(())
 }
 
@@ -381,20 +410,22 @@ fn markers(size: u64, round: u32) -> [(usize, u64); 3] {
     [(0, v | 1), (size / 2, v | 2), (size - 8, v | 3)]
 }
 
-/// One copy of `size` bytes from `src + src_off` to `dst + dst_off` in a job of its own, from
-/// submission to completion; returns GB/s.
+/// A job of `copies` copies of `size` bytes from `src + src_off` to `dst + dst_off`, from
+/// submission to completion; returns GB/s (of all the copies).
 fn copy_once(
     ctx: &Context<'_>,
     done: &Syncobj<'_>,
     (src, src_off): (&Buffer<'_>, u64),
     (dst, dst_off): (&Buffer<'_>, u64),
-    size: u64,
+    (size, copies): (u64, u32),
     round: u32,
 ) -> io::Result<f64> {
     let dev = ctx.device();
     let mut cb = CommandBuffer::new();
-    cb.dma_copy(src.va() + src_off, dst.va() + dst_off, size)
-        .map_err(io::Error::other)?;
+    for _ in 0..copies {
+        cb.dma_copy(src.va() + src_off, dst.va() + dst_off, size)
+            .map_err(io::Error::other)?;
+    }
     let cb = cb.upload(dev).map_err(|e| failed("upload the copy", e))?;
     let mut job = bare_job(ctx, &cb);
     if src.handle() != dst.handle() {
@@ -417,7 +448,8 @@ fn copy_once(
             )));
         }
     }
-    Ok(size as f64 / elapsed.as_secs_f64().max(1e-9) / 1e9)
+    let bytes = size * u64::from(copies);
+    Ok(bytes as f64 / elapsed.as_secs_f64().max(1e-9) / 1e9)
 }
 
 /// DMA bandwidth of large copies between system and device memory.
@@ -439,23 +471,36 @@ fn dma(dev: &Device, rounds: u32) -> io::Result<()> {
         );
         None
     };
-    let mut cases = vec![("dma_system_to_system", (&src, 0), (&dst, 0), sys_size)];
+    // The last case repeats the first with the same copy eight times in one job: what the
+    // engine moves once the job's fixed costs are spread over more bytes.
+    let mut cases = vec![("dma_system_to_system", (&src, 0), (&dst, 0), (sys_size, 1))];
     if let Some(d) = &dmem {
         let half = dev_size / 2;
-        cases.push(("dma_system_to_device", (&src, 0), (d, 0), dev_size));
-        cases.push(("dma_device_to_system", (d, 0), (&dst, 0), dev_size));
-        cases.push(("dma_device_to_device", (d, 0), (d, half), half));
+        cases.push(("dma_system_to_device", (&src, 0), (d, 0), (dev_size, 1)));
+        cases.push(("dma_device_to_system", (d, 0), (&dst, 0), (dev_size, 1)));
+        cases.push(("dma_device_to_device", (d, 0), (d, half), (half, 1)));
     }
-    for (name, from, to, size) in cases {
+    cases.push((
+        "dma_system_to_system_x8",
+        (&src, 0),
+        (&dst, 0),
+        (sys_size, 8),
+    ));
+    for (name, from, to, (size, copies)) in cases {
         let mut rates = Vec::new();
         for round in 0..=rounds {
-            let r = copy_once(&ctx, &done, from, to, size, round)?;
+            let r = copy_once(&ctx, &done, from, to, (size, copies), round)?;
             // Round 0 warms up.
             if round > 0 {
                 rates.push(r);
             }
         }
-        figure(name, "GB/s", &rates, &format!("bytes={size}"));
+        figure(
+            name,
+            "GB/s",
+            &rates,
+            &format!("bytes={size} copies={copies}"),
+        );
     }
     check_context(&ctx)
 }
