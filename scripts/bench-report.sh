@@ -10,8 +10,8 @@
 # DMA against the host's memcpy of the same size ("host-bench" lines, which
 # scripts/vm.sh adds after the VM). Exits non-zero if a job-queue run was
 # rejected (a job that did not run, failed, or signalled out of order), if a
-# benchmark module did not load, or if the two benchmarks did not use the
-# same configuration.
+# benchmark module did not load, if the two benchmarks did not use the
+# same configuration, or if gaudi-bench or the host's memcpy failed.
 set -euo pipefail
 
 f="${1:?usage: bench-report.sh bench.txt}"
@@ -51,6 +51,9 @@ awk '
 	next
 }
 /^exec-bench:/ { xnote[++nxn] = $0; next }
+# gaudi-bench or the memcpy on the host did not finish: the line stays in the
+# output and the report fails.
+/^(gaudi-bench|host-bench memcpy) failed/ { failed[++nfailed] = $0 }
 # host-bench memcpy GB/s MEDIAN MIN MAX bytes=N
 /^host-bench memcpy GB\/s / { split($7, p, "="); hm[p[2]] = $4 + 0; hr[p[2]] = sprintf("%.4g-%.4g", $5, $6); next }
 { other[++m] = $0 }
@@ -156,5 +159,9 @@ END {
 	}
 	for (i = 1; i <= m; i++) print other[i]
 	if (nx) exec_table()
+	if (nfailed) {
+		for (i = 1; i <= nfailed; i++) print "bench-report: " failed[i] > "/dev/stderr"
+		status = 1
+	}
 	exit status
 }' "$f"
