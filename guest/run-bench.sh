@@ -8,7 +8,9 @@
 #    module parameters, such as service_ns=20000 depth=64), kernel modules
 #    that run when loaded and print "sched-bench" lines, BENCH_ROUNDS rounds
 #    (default 5);
-#  - buffer objects: gaudi-bench, our node against vgem, if it was built.
+#  - gaudi-bench, if it was built: buffer objects on our node against vgem,
+#    then execution on the device ("exec-bench" lines: null job round trip,
+#    submit throughput, a dependent chain, DMA bandwidth).
 
 out=/results/bench.txt
 : > "$out"

@@ -4,7 +4,8 @@
 # Boot the test VM: stock QEMU (TCG) with two Gaudi-class devices served by
 # one gaudi-emu process, guest RAM shared with the emulator, the cached
 # rootfs as a read-only 9p root, build/guest as /project and build/results
-# as /results.
+# as /results. In the bench mode it then measures the host's memcpy for
+# the report (see the end).
 #
 # Usage: vm.sh check|run|bench
 set -euo pipefail
@@ -96,3 +97,13 @@ timeout --foreground "${VM_TIMEOUT:-2400}" qemu-system-x86_64 \
 echo ">>> VM finished in $(( $(date +%s) - t0 ))s" >&2
 [ $rc = 0 ] || die "QEMU failed or timed out (exit $rc)"
 grep -q "accel-guest: done" "$RESULTS/console.log" || die "the guest did not finish its run"
+
+# The reference of the device's DMA figures: the host's memcpy at the sizes
+# the guest copied, measured here in the same run, once the VM is gone.
+if [ "$mode" = bench ] && [ -f "$RESULTS/bench.txt" ]; then
+	sizes=$(sed -n 's/^exec-bench dma_.* bytes=\([0-9]*\).*/\1/p' "$RESULTS/bench.txt" | sort -un | paste -sd,)
+	if [ -n "$sizes" ]; then
+		"$BUILD/bin/gaudi-emu" --bench-memcpy "$sizes" >> "$RESULTS/bench.txt" ||
+			echo "host-bench memcpy failed" >> "$RESULTS/bench.txt"
+	fi
+fi

@@ -5,16 +5,21 @@
 //! ```text
 //! gaudi-emu --guest-ram PATH --device SOCKET [--device SOCKET ...]
 //!           [--shm-size BYTES] [--vectors N] [--ram-size BYTES]
+//! gaudi-emu --bench-memcpy BYTES[,BYTES...]
 //! ```
 //!
 //! Prints `gaudi-emu: ready` on stdout once every socket listens, logs to stderr, and exits
 //! with status 0 on SIGINT or SIGTERM after removing its sockets.
+//!
+//! `--bench-memcpy` measures the host's `memcpy` bandwidth at each size instead, the
+//! reference of the device's DMA figures in `make bench`.
 
 use std::{
     io::Write,
     path::PathBuf,
     process::ExitCode,
     sync::atomic::{AtomicBool, Ordering},
+    time::Instant,
 };
 
 use gaudi_emu::{
@@ -25,6 +30,7 @@ use gaudi_emu::{
 const USAGE: &str = "\
 usage: gaudi-emu --guest-ram PATH --device SOCKET [--device SOCKET ...]
                  [--shm-size BYTES] [--vectors N] [--ram-size BYTES]
+       gaudi-emu --bench-memcpy BYTES[,BYTES...]
 
 Serves one QEMU ivshmem-doorbell device per --device socket (the n-th socket is
 device instance n) and emulates a Gaudi-class accelerator behind each.
@@ -37,7 +43,11 @@ device instance n) and emulates a Gaudi-class accelerator behind each.
   --vectors N        doorbell/MSI-X vectors per device, 6..256 (default 8;
                      the driver needs 6: control, error and one per queue);
                      QEMU's vectors= property must be at least N
-  --ram-size BYTES   bound DMA to this much guest RAM (default: file size)";
+  --ram-size BYTES   bound DMA to this much guest RAM (default: file size)
+  --bench-memcpy BYTES[,BYTES...]
+                     measure the host's memcpy bandwidth at each size (the
+                     median of 9 copies after one to warm up) and print a line
+                     `host-bench memcpy GB/s MEDIAN MIN MAX bytes=BYTES` for each";
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -59,7 +69,43 @@ fn parse_size(s: &str) -> Option<usize> {
 #[derive(Debug)]
 enum Cmd {
     Run(Config),
+    BenchMemcpy(Vec<usize>),
     Help,
+}
+
+/// Copies of each size that `--bench-memcpy` times, after one to warm up.
+const MEMCPY_REPS: usize = 9;
+
+/// Times `memcpy` of `size` bytes between two buffers of this process, every page of both
+/// touched first; returns GB/s of each copy.
+fn memcpy_rates(size: usize) -> Vec<f64> {
+    let src: Vec<u8> = (0..size).map(|i| i as u8).collect();
+    let mut dst = vec![1u8; size];
+    let mut rates = Vec::with_capacity(MEMCPY_REPS);
+    for rep in 0..=MEMCPY_REPS {
+        let t = Instant::now();
+        dst.copy_from_slice(&src);
+        let secs = t.elapsed().as_secs_f64();
+        std::hint::black_box(&mut dst);
+        if rep > 0 {
+            rates.push(size as f64 / secs.max(1e-9) / 1e9);
+        }
+    }
+    rates
+}
+
+/// `--bench-memcpy`: one line per size.
+fn bench_memcpy(sizes: &[usize]) {
+    for &size in sizes {
+        let mut r = memcpy_rates(size);
+        r.sort_by(f64::total_cmp);
+        println!(
+            "host-bench memcpy GB/s {:.2} {:.2} {:.2} bytes={size}",
+            r[r.len() / 2],
+            r[0],
+            r[r.len() - 1]
+        );
+    }
 }
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Cmd, String> {
@@ -81,6 +127,14 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Cmd, String> {
             "--ram-size" => {
                 let size = parse_size(&val()?).ok_or("bad --ram-size")?;
                 cfg.ram_size = Some(size as u64);
+            }
+            "--bench-memcpy" => {
+                let sizes = val()?
+                    .split(',')
+                    .map(|s| parse_size(s).filter(|&n| n > 0))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or("bad --bench-memcpy size")?;
+                return Ok(Cmd::BenchMemcpy(sizes));
             }
             "-h" | "--help" => return Ok(Cmd::Help),
             _ => return Err(format!("unknown argument {a}")),
@@ -115,6 +169,10 @@ fn main() -> ExitCode {
         Ok(Cmd::Run(c)) => c,
         Ok(Cmd::Help) => {
             println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Cmd::BenchMemcpy(sizes)) => {
+            bench_memcpy(&sizes);
             return ExitCode::SUCCESS;
         }
         Err(e) => {
@@ -209,6 +267,11 @@ mod tests {
         );
 
         assert!(matches!(parse(&["--help"]), Ok(Cmd::Help)));
+        let Ok(Cmd::BenchMemcpy(sizes)) = parse(&["--bench-memcpy", "64M,4096"]) else {
+            panic!("--bench-memcpy refused");
+        };
+        assert_eq!(sizes, [64 << 20, 4096]);
+        assert!(memcpy_rates(1 << 16).iter().all(|&r| r > 0.0));
         for bad in [
             &["--device", "a"][..],
             &["--guest-ram", "r"],
@@ -220,6 +283,9 @@ mod tests {
             &["--guest-ram", "r", "--device", "a", "--vectors", "257"],
             &["--guest-ram", "r", "--device", "a", "--ram-size", "0"],
             &["--guest-ram", "r", "--device", "a", "--bogus"],
+            &["--bench-memcpy", "0"],
+            &["--bench-memcpy", "1M,"],
+            &["--bench-memcpy"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?} accepted");
         }

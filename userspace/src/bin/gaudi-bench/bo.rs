@@ -1,25 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0 OR MIT
 
-//! Buffer-object benchmark: the gaudi accel node against vgem.
+//! Buffer objects and PRIME, against vgem's dumb buffers.
 //!
 //! Measures, in operations per second, (a) the life of a buffer object as a CPU client sees it:
-//! create, map, touch one byte per page, unmap and close, for 4 KiB and 1 MiB objects; and
-//! (b) PRIME: export a handle and import the dma-buf, on the same file, on a second file of the
-//! same device, and (for gaudi) on the other gaudi device. vgem's dumb buffers run the same
-//! sequences as the reference; the ratio is gaudi's rate over vgem's, so above 1 is faster.
-//!
-//! Each figure is the median of several rounds; in each round gaudi and vgem run one after the
-//! other, so that drift in the machine affects both alike.
-//!
-//! Usage: `gaudi-bench [-n ITERATIONS] [-r ROUNDS] [DEVICE]`; `DEVICE` defaults to
-//! `ACCEL_DEVICE` or the first gaudi node. `Documentation/benchmarks.rst` explains the figures.
+//! create, map, touch one byte per page, unmap and close, for 4 KiB and 1 MiB objects, and
+//! creation alone (create and close); and (b) PRIME: export a handle and import the dma-buf,
+//! on the same file, on a second file of the same device, and (for gaudi) on the other gaudi
+//! device. vgem's dumb buffers run the same sequences as the reference; the ratio is gaudi's
+//! rate over vgem's, so above 1 is faster.
 
 use std::{
     fs::File,
     io,
     os::fd::{AsFd, AsRawFd, BorrowedFd},
-    path::{Path, PathBuf},
-    process::ExitCode,
     time::{Duration, Instant},
 };
 
@@ -28,6 +21,8 @@ use gaudi::{
     uapi::{DRM_GAUDI_BO_DEVICE, DRM_GAUDI_BO_WC},
     Device, Mapping,
 };
+
+use crate::median;
 
 const PAGE: usize = 4096;
 const KIB: u64 = 1 << 10;
@@ -98,17 +93,6 @@ fn rate(iters: u32, op: &mut Op<'_>) -> io::Result<f64> {
 /// A timed operation: returns the time of the part it measures.
 type Op<'a> = dyn FnMut() -> io::Result<Duration> + 'a;
 
-/// The median of `v`.
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    match n {
-        0 => 0.0,
-        _ if n % 2 == 1 => v[n / 2],
-        _ => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
-
 /// Measures `ours` and, if given, `theirs` in `rounds` alternating rounds of `iters`
 /// operations; returns the median rates.
 fn compare(
@@ -140,6 +124,37 @@ fn lifecycle(a: &dyn Allocator, size: u64) -> io::Result<Duration> {
     drop(map);
     drm::gem_close(a.fd(), handle)?;
     Ok(t.elapsed())
+}
+
+/// Creation alone: create and close, without mapping.
+fn create_close(a: &dyn Allocator, size: u64) -> io::Result<Duration> {
+    let t = Instant::now();
+    let (handle, _) = a.create(size)?;
+    drm::gem_close(a.fd(), handle)?;
+    Ok(t.elapsed())
+}
+
+/// Bytes of the objects of the CPU-write rows.
+const WRITE_SIZE: u64 = 64 * KIB;
+
+/// CPU writes to an object: an object of [`WRITE_SIZE`] mapped and faulted in, then each
+/// operation copies [`WRITE_SIZE`] bytes into the mapping. Without the object's creation and
+/// page faults, this is what the CPU's stores to its memory cost (for device memory, stores
+/// through the BAR, as when the kernel clears device memory).
+fn cpu_writes<'a>(a: &'a dyn Allocator) -> io::Result<impl FnMut() -> io::Result<Duration> + 'a> {
+    let (handle, size) = a.create(WRITE_SIZE)?;
+    let len = usize::try_from(size).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let map = Mapping::shared(a.fd(), a.offset(handle)?, len);
+    // The mapping keeps the object alive.
+    drm::gem_close(a.fd(), handle)?;
+    let map = map?;
+    let data = vec![0x5au8; len];
+    map.write(0, &data)?;
+    Ok(move || {
+        let t = Instant::now();
+        map.write(0, &data)?;
+        Ok(t.elapsed())
+    })
 }
 
 /// Export `handle` from `from` and import it into `to`, then close what the import and the
@@ -193,73 +208,53 @@ fn header(title: &str) {
     );
 }
 
-struct Options {
-    iters: u32,
-    rounds: u32,
-    device: Option<PathBuf>,
-}
+/// The object kinds of gaudi's rows.
+const KINDS: [(u32, &str); 3] = [
+    (0, "system"),
+    (DRM_GAUDI_BO_WC, "system WC"),
+    (DRM_GAUDI_BO_DEVICE, "device"),
+];
 
-fn parse_args() -> Result<Options, String> {
-    let mut opts = Options {
-        iters: 200,
-        rounds: 5,
-        device: None,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "-n" => {
-                let n = args.next().ok_or("-n needs a number")?;
-                opts.iters = n.parse().map_err(|_| format!("bad iteration count {n}"))?;
-                if opts.iters == 0 {
-                    return Err("the iteration count must be positive".into());
-                }
+/// Rows of `op` on objects of each size in `sizes` (with the iteration count for it) and each
+/// kind in `kinds`, against vgem with the same size; device memory only while it has room.
+fn size_rows(
+    dev: &Device,
+    vgem: Option<&File>,
+    rounds: u32,
+    sizes: &[(u64, &str, u32)],
+    kinds: &[(u32, &str)],
+    op: fn(&dyn Allocator, u64) -> io::Result<Duration>,
+) -> io::Result<()> {
+    let dram_free = dev.memory_info()?.dram_free;
+    for &(size, name, iters) in sizes {
+        for &(flags, kind) in kinds {
+            if flags == DRM_GAUDI_BO_DEVICE && dram_free < size {
+                continue;
             }
-            "-r" => {
-                let r = args.next().ok_or("-r needs a number")?;
-                opts.rounds = r.parse().map_err(|_| format!("bad round count {r}"))?;
-                if opts.rounds == 0 {
-                    return Err("the round count must be positive".into());
-                }
-            }
-            "-h" | "--help" => return Err(String::new()),
-            _ if a.starts_with('-') => return Err(format!("unknown option {a}")),
-            _ => opts.device = Some(PathBuf::from(a)),
+            let ours = Gaudi { dev, flags };
+            let mut theirs = vgem.map(|f| move || op(&Vgem(f), size));
+            let (o, v) = compare(
+                rounds,
+                iters,
+                &mut || op(&ours, size),
+                theirs.as_mut().map(|t| t as &mut Op<'_>),
+            )?;
+            row(&format!("{name} {kind}"), o, v);
         }
     }
-    Ok(opts)
+    Ok(())
 }
 
-fn open_device(path: Option<&Path>) -> io::Result<Device> {
-    if let Some(p) = path {
-        return Device::open(p);
-    }
-    if let Some(p) = std::env::var_os("ACCEL_DEVICE") {
-        return Device::open(p);
-    }
-    Device::enumerate()?
-        .into_iter()
-        .next()
-        .ok_or_else(|| io::Error::from_raw_os_error(libc::ENODEV))
-}
-
-fn run(opts: &Options) -> io::Result<()> {
-    let dev = open_device(opts.device.as_deref())?;
+/// The buffer-object and PRIME tables: `n` operations per measurement, median of `rounds`.
+pub(crate) fn run(dev: &Device, n: u32, rounds: u32) -> io::Result<()> {
     let dev2 = Device::open(dev.path())?;
     let other = Device::enumerate()?
         .into_iter()
         .find(|d| d.minor().ok() != dev.minor().ok());
     let vgem = drm::open_primary("vgem")?;
     let vgem2 = drm::open_primary("vgem")?;
-    let (n, rounds) = (opts.iters, opts.rounds);
-    let version = dev.version()?;
     println!(
-        "gaudi-bench: {} ({} {}.{}.{}) against {}, median of {rounds} rounds of {n} operations",
-        dev.path().display(),
-        version.name,
-        version.major,
-        version.minor,
-        version.patchlevel,
+        "Buffer objects against {}, median of {rounds} rounds of {n} operations",
         if vgem.is_some() {
             "vgem dumb buffers"
         } else {
@@ -269,34 +264,54 @@ fn run(opts: &Options) -> io::Result<()> {
     println!();
 
     header("Buffer object: create + mmap + touch each page + munmap + close");
-    let dram_free = dev.memory_info()?.dram_free;
-    for (size, name, iters) in [(4 * KIB, "4 KiB", n), (MIB, "1 MiB", n.div_ceil(4))] {
-        for (flags, kind) in [
-            (0, "system"),
-            (DRM_GAUDI_BO_WC, "system WC"),
-            (DRM_GAUDI_BO_DEVICE, "device"),
-        ] {
-            if flags == DRM_GAUDI_BO_DEVICE && dram_free < size {
-                continue;
-            }
-            let ours = Gaudi { dev: &dev, flags };
-            let mut theirs = vgem.as_ref().map(|f| move || lifecycle(&Vgem(f), size));
-            let (o, v) = compare(
-                rounds,
-                iters,
-                &mut || lifecycle(&ours, size),
-                theirs.as_mut().map(|t| t as &mut Op<'_>),
-            )?;
-            row(&format!("{name} {kind}"), o, v);
-        }
+    let sizes = [(4 * KIB, "4 KiB", n), (MIB, "1 MiB", n.div_ceil(4))];
+    size_rows(dev, vgem.as_ref(), rounds, &sizes, &KINDS, lifecycle)?;
+    println!();
+
+    // Creation alone, where device memory differs from system memory: it is allocated and
+    // cleared at creation, system memory when it is first touched.
+    header("Buffer object: create + close (no mapping)");
+    size_rows(
+        dev,
+        vgem.as_ref(),
+        rounds,
+        &sizes,
+        &[KINDS[0], KINDS[2]],
+        create_close,
+    )?;
+    // The same with a 4 KiB device-memory object held: the buddy allocator then finds a free
+    // 4 KiB block and neither splits a larger one at creation nor merges it back at close.
+    if dev.memory_info()?.dram_free >= 8 * KIB {
+        let held = dev.gem_create(4 * KIB, DRM_GAUDI_BO_DEVICE)?;
+        size_rows(
+            dev,
+            vgem.as_ref(),
+            rounds,
+            &[(4 * KIB, "4 KiB", n)],
+            &[(DRM_GAUDI_BO_DEVICE, "device, 4 KiB buddy held")],
+            create_close,
+        )?;
+        dev.gem_close(held.handle)?;
+    }
+    println!();
+
+    header("CPU writes: copy 64 KiB into a mapped object (faulted in before)");
+    let vgem_writer = vgem.as_ref().map(Vgem);
+    let mut theirs = vgem_writer.as_ref().map(|v| cpu_writes(v)).transpose()?;
+    for (flags, kind) in KINDS {
+        let ours = Gaudi { dev, flags };
+        let (o, v) = compare(
+            rounds,
+            n,
+            &mut cpu_writes(&ours)?,
+            theirs.as_mut().map(|t| t as &mut Op<'_>),
+        )?;
+        row(kind, o, v);
     }
     println!();
 
     header("PRIME: export + import + close (4 KiB system-memory object)");
-    let ours = Gaudi {
-        dev: &dev,
-        flags: 0,
-    };
+    let ours = Gaudi { dev, flags: 0 };
     let ours2 = Gaudi {
         dev: &dev2,
         flags: 0,
@@ -346,24 +361,4 @@ fn run(opts: &Options) -> io::Result<()> {
     );
     println!("  Ratio: gaudi ops/s over vgem ops/s (above 1: gaudi is faster).");
     Ok(())
-}
-
-fn main() -> ExitCode {
-    let opts = match parse_args() {
-        Ok(o) => o,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("gaudi-bench: {e}");
-            }
-            eprintln!("usage: gaudi-bench [-n ITERATIONS] [DEVICE]");
-            return ExitCode::from(2);
-        }
-    };
-    match run(&opts) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("gaudi-bench: {e}");
-            ExitCode::FAILURE
-        }
-    }
 }
