@@ -47,6 +47,7 @@
 
 pub mod gem;
 pub mod sched;
+#[cfg(CONFIG_RUST_DRM_ACCEL_VM)]
 pub mod vm;
 
 use crate::{bindings, ffi, ioctl, prelude::*, uapi};

@@ -52,12 +52,25 @@ impl Access {
 pub struct PageTable {
     pt: IoPageTable<'static, ARM64LPAES1>,
     _dev: ARef<device::Device>,
+    ias: u32,
+    oas: u32,
 }
 
 impl PageTable {
     /// Creates an empty table with `ias` bits of input (device virtual) address and `oas` bits
     /// of output (bus) address, for `dev`.
+    ///
+    /// The table holds CPU physical addresses (its root and its tables' links), which a device
+    /// can only walk if it reaches memory without an IOMMU: devices behind one are refused.
     pub fn new(dev: &device::Device<Bound>, ias: u32, oas: u32) -> Result<Self> {
+        if !(32..=48).contains(&ias) || !(32..=48).contains(&oas) {
+            return Err(EINVAL);
+        }
+        // `device_iommu_mapped()`, an inline function.
+        // SAFETY: `dev` is a valid device; `iommu_group` is set when it joins an IOMMU group.
+        if !unsafe { (*dev.as_raw()).iommu_group }.is_null() {
+            return Err(ENODEV);
+        }
         let config = Config {
             quirks: 0,
             pgsize_bitmap: PGSIZES,
@@ -79,6 +92,8 @@ impl PageTable {
         Ok(Self {
             pt,
             _dev: dev.into(),
+            ias,
+            oas,
         })
     }
 
@@ -94,8 +109,9 @@ impl PageTable {
 
     /// Maps `len` bytes of bus addresses from `paddr` at `iova`.
     ///
-    /// `iova`, `paddr` and `len` must be multiples of 4 KiB. On failure nothing of the range
-    /// stays mapped.
+    /// `iova`, `paddr` and `len` must be multiples of 4 KiB (`EINVAL`) and the ranges must fit
+    /// the table's address sizes (`ERANGE`). Table memory is charged to the caller's memory
+    /// cgroup. On failure nothing of the range stays mapped.
     ///
     /// # Safety
     ///
@@ -106,63 +122,62 @@ impl PageTable {
         if (iova | paddr | len) % SZ_4K as u64 != 0 {
             return Err(EINVAL);
         }
-        iova.checked_add(len).ok_or(EINVAL)?;
-        paddr.checked_add(len).ok_or(EINVAL)?;
+        let iova_end = iova.checked_add(len).ok_or(ERANGE)?;
+        let paddr_end = paddr.checked_add(len).ok_or(ERANGE)?;
+        if iova_end > 1u64 << self.ias || paddr_end > 1u64 << self.oas {
+            return Err(ERANGE);
+        }
         let mut done = 0u64;
         while done < len {
             let (pgsize, pgcount) = page_size(iova + done, paddr + done, len - done);
-            let res = usize::try_from(iova + done)
-                .map_err(|_| EINVAL)
-                .and_then(|cur| {
-                    // SAFETY: `&mut self` excludes every other operation on the table; the
-                    // caller guarantees that nothing is mapped in the range and that the memory
-                    // stays valid while mapped.
-                    let (mapped, res) = unsafe {
-                        self.pt.map_pages(
-                            cur,
-                            (paddr + done) as PhysAddr,
-                            pgsize as usize,
-                            pgcount as usize,
-                            access.prot(),
-                            GFP_KERNEL,
-                        )
-                    };
-                    res.map(|()| mapped as u64)
-                });
-            match res {
-                Ok(0) | Err(_) => {
-                    // SAFETY: `iova..iova + done` was mapped above.
-                    unsafe { self.unmap(iova, done) };
-                    return Err(res.err().unwrap_or(ENOMEM));
-                }
-                Ok(mapped) => done += mapped,
+            // SAFETY: `&mut self` excludes every other operation on the table; the caller
+            // guarantees that nothing is mapped in the range and that the memory stays valid
+            // while mapped. The range fits `ias`, so the address fits `usize`.
+            let (mapped, res) = unsafe {
+                self.pt.map_pages(
+                    (iova + done) as usize,
+                    (paddr + done) as PhysAddr,
+                    pgsize as usize,
+                    pgcount as usize,
+                    access.prot(),
+                    GFP_KERNEL_ACCOUNT,
+                )
+            };
+            let mapped = mapped as u64;
+            if res.is_err() || mapped == 0 {
+                done += mapped;
+                // SAFETY: `iova..iova + done` was mapped above.
+                let _ = unsafe { self.unmap(iova, done) };
+                return Err(res.err().unwrap_or(ENOMEM));
             }
+            done += mapped;
         }
         Ok(())
     }
 
-    /// Unmaps `iova..iova + len`.
+    /// Unmaps `iova..iova + len`. Fails with `EINVAL` if part of the range was not unmapped
+    /// (it was not mapped, or it covers only part of a 2 MiB block: io-pgtable does not split
+    /// blocks).
     ///
     /// # Safety
     ///
     /// The range must be exactly covered by earlier [`PageTable::map`] calls, and the device
     /// must not use it any more.
-    pub unsafe fn unmap(&mut self, iova: u64, len: u64) {
+    pub unsafe fn unmap(&mut self, iova: u64, len: u64) -> Result {
         let mut done = 0u64;
         while done < len {
             // The size of the pages is looked up by io-pgtable; this one only bounds the step.
             let (pgsize, pgcount) = page_size(iova + done, 0, len - done);
-            let Ok(cur) = usize::try_from(iova + done) else {
-                return;
-            };
+            let cur = usize::try_from(iova + done).map_err(|_| EINVAL)?;
             // SAFETY: `&mut self` excludes every other operation; the caller guarantees that
             // the range is mapped.
             let unmapped = unsafe { self.pt.unmap_pages(cur, pgsize as usize, pgcount as usize) };
             if unmapped == 0 {
-                return;
+                return Err(EINVAL);
             }
             done += unmapped as u64;
         }
+        Ok(())
     }
 }
 

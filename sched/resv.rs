@@ -11,9 +11,14 @@
 //!
 //! Adding a fence needs a slot reserved beforehand, under the lock: reserve in the fallible
 //! preparation of a job, add in its infallible push.
+//!
+//! A job with several buffers locks all their reservation objects together with [`ExecLock`]
+//! (`drm_exec`: wound/wait locking with back-off), so that its dependencies, its push and its
+//! fences are one atomic step for every other user of the buffers, on any device.
 
 use crate::{
-    bindings, error::to_result, ffi, prelude::*, sync::aref::ARef, time::Delta, types::Opaque,
+    bindings, drm::gem::IntoGEMObject, error::to_result, ffi, prelude::*, sync::aref::ARef,
+    time::Delta, types::Opaque,
 };
 use core::ptr::NonNull;
 
@@ -182,5 +187,101 @@ impl Drop for ResvGuard<'_> {
     fn drop(&mut self) {
         // SAFETY: The object was locked by `DmaResv::lock`.
         unsafe { bindings::dma_resv_unlock(self.resv.as_raw()) };
+    }
+}
+
+/// `DRM_EXEC_INTERRUPTIBLE_WAIT` (`include/drm/drm_exec.h`, not a bindgen constant).
+const DRM_EXEC_INTERRUPTIBLE_WAIT: u32 = 1 << 0;
+/// `DRM_EXEC_IGNORE_DUPLICATES`: an object listed twice is locked once.
+const DRM_EXEC_IGNORE_DUPLICATES: u32 = 1 << 1;
+
+/// The reservation objects of several GEM objects, locked together (`drm_exec`).
+///
+/// # Invariants
+///
+/// `exec` was initialised by `drm_exec_init` and holds, locked and referenced, the
+/// reservation objects of `objects`, each with `reserved[i]` fence slots left.
+pub struct ExecLock {
+    exec: KBox<Opaque<bindings::drm_exec>>,
+    objects: KVec<*mut bindings::drm_gem_object>,
+    reserved: KVec<u32>,
+}
+
+impl ExecLock {
+    /// Locks the reservation objects of `objects`, interruptibly, and reserves `fences` slots
+    /// in each. Contention with another locker backs off and retries (wound/wait), so two
+    /// jobs that share buffers cannot deadlock whatever the order of their lists.
+    pub fn lock<O: IntoGEMObject>(objects: &[&O], fences: u32) -> Result<Self> {
+        let count = u32::try_from(objects.len()).map_err(|_| EINVAL)?;
+        let mut raw = KVec::with_capacity(objects.len(), GFP_KERNEL)?;
+        let mut reserved = KVec::with_capacity(objects.len(), GFP_KERNEL)?;
+        for o in objects {
+            raw.push(o.as_raw(), GFP_KERNEL)?;
+            reserved.push(fences, GFP_KERNEL)?;
+        }
+        let exec = KBox::new(Opaque::<bindings::drm_exec>::uninit(), GFP_KERNEL)?;
+        let e = exec.get();
+        // SAFETY: `e` is valid memory for a `drm_exec`, which does not move (boxed).
+        unsafe {
+            bindings::drm_exec_init(
+                e,
+                DRM_EXEC_INTERRUPTIBLE_WAIT | DRM_EXEC_IGNORE_DUPLICATES,
+                count,
+            )
+        };
+        // The loop of `drm_exec_until_all_locked()`: `drm_exec_cleanup()` starts a round (and
+        // after contention drops every lock and takes the contended one first); a round that
+        // locked everything ends the loop.
+        // SAFETY: `e` is initialised; the objects are live GEM objects, which `drm_exec`
+        // references while it holds them.
+        'round: while unsafe { bindings::drm_exec_cleanup(e) } {
+            for &obj in raw.iter() {
+                // SAFETY: `e` is initialised and `obj` is a live GEM object.
+                let ret = unsafe { bindings::drm_exec_prepare_obj(e, obj, fences) };
+                // SAFETY: `e` is initialised; `contended` is a plain field.
+                if !unsafe { (*e).contended }.is_null() {
+                    continue 'round;
+                }
+                if let Err(err) = to_result(ret) {
+                    // SAFETY: `e` is initialised; this unlocks and releases what it holds.
+                    unsafe { bindings::drm_exec_fini(e) };
+                    return Err(err);
+                }
+            }
+        }
+        // INVARIANT: Every object is locked with `fences` slots reserved.
+        Ok(Self {
+            exec,
+            objects: raw,
+            reserved,
+        })
+    }
+
+    /// Adds `fence` with `usage` to the reservation object of the `index`-th object, in one
+    /// of its reserved slots (`ENOSPC` if none is left). Never allocates.
+    pub fn add_fence(&mut self, index: usize, fence: &Fence, usage: Usage) -> Result {
+        let obj = *self.objects.get(index).ok_or(EINVAL)?;
+        // An object listed twice was locked once, with one set of slots: the first entry's.
+        let first = self.objects.iter().position(|&o| o == obj).unwrap_or(index);
+        let left = self.reserved.get_mut(first).ok_or(EINVAL)?;
+        *left = left.checked_sub(1).ok_or(ENOSPC)?;
+        // SAFETY: By the type invariant the object's reservation object is locked and has a
+        // reserved slot; the list takes its own reference to the fence.
+        unsafe {
+            bindings::dma_resv_add_fence(
+                (*obj).resv,
+                fence.as_raw(),
+                usage as bindings::dma_resv_usage,
+            )
+        };
+        Ok(())
+    }
+}
+
+impl Drop for ExecLock {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant `exec` is initialised; this unlocks every object and
+        // drops the references it took.
+        unsafe { bindings::drm_exec_fini(self.exec.get()) };
     }
 }

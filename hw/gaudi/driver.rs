@@ -19,10 +19,9 @@ use kernel::{
     },
     io::{io_read, io_write, poll, Io},
     irq::{self, IrqReturn},
-    new_mutex,
     pci::{self, IrqType, IrqTypes, IrqVectorRegistration},
     prelude::*,
-    sync::{Arc, Mutex},
+    sync::Arc,
     time::Delta,
     transmute::AsBytes,
 };
@@ -72,18 +71,26 @@ pub(crate) struct GaudiData {
     pub(crate) vram: DeviceMemory,
     /// Accounting of the live buffer objects.
     pub(crate) bo_stats: BoStats,
-    /// Hardware queues and address spaces; they fail cleanly once the device is unbound.
+}
+
+/// Data the ioctls see while the device is registered: what belongs to the binding.
+///
+/// It is dropped at unbind, when the accel node is unplugged: the job queues then stop their
+/// hardware queues and fail what is on them. Contexts (entities) outlive their queue and
+/// refuse further jobs.
+pub(crate) struct GaudiRegData<'a> {
+    pub(crate) info: DeviceInfo,
+    /// The bound parent device.
+    pub(crate) dev: &'a device::Device<Bound>,
+    /// Hardware queues and address spaces.
     pub(crate) engine: Arc<Engine>,
     /// One job queue per hardware queue.
     queues: KVec<JobQueue<QueueBackend>>,
     /// Where the next context goes.
     next_queue: AtomicU32,
-    /// Serializes the implicit synchronisation of submits.
-    #[pin]
-    pub(crate) submit_lock: Mutex<()>,
 }
 
-impl GaudiData {
+impl GaudiRegData<'_> {
     /// The job queue of a new context: the hardware queues take contexts in turn.
     pub(crate) fn pick_queue(&self) -> Result<&JobQueue<QueueBackend>> {
         let n = self.queues.len();
@@ -93,13 +100,6 @@ impl GaudiData {
         let i = self.next_queue.fetch_add(1, Ordering::Relaxed) as usize % n;
         self.queues.get(i).ok_or(ENODEV)
     }
-}
-
-/// Data the ioctls see while the device is registered.
-pub(crate) struct GaudiRegData<'a> {
-    pub(crate) info: DeviceInfo,
-    /// The bound parent device.
-    pub(crate) dev: &'a device::Device<Bound>,
 }
 
 /// Counts the control interrupts of a device.
@@ -392,12 +392,7 @@ impl pci::Driver for GaudiPciDriver {
             peer,
         } = hw;
         let shared = Arc::new(
-            Shared::new(
-                pdev.as_ref(),
-                regs_bar.into_devres()?,
-                ivshmem.into_devres()?,
-                peer,
-            )?,
+            Shared::new(regs_bar.into_devres()?, ivshmem.into_devres()?, peer),
             GFP_KERNEL,
         )?;
         let engine = Engine::new(pdev.as_ref(), shared)
@@ -456,14 +451,9 @@ impl pci::Driver for GaudiPciDriver {
             info.0.dram_size >> 20,
         );
 
-        let data_engine = engine.clone();
         let data = try_pin_init!(GaudiData {
             vram,
             bo_stats: BoStats::default(),
-            engine: data_engine,
-            queues,
-            next_queue: AtomicU32::new(0),
-            submit_lock <- new_mutex!(()),
         }? Error);
         let unregistered = drm::UnregisteredDevice::<GaudiDriver>::new(pdev, data)?;
         let bound: &'bound device::Device<Bound> = pdev.as_ref();
@@ -473,7 +463,13 @@ impl pci::Driver for GaudiPciDriver {
             drm::Registration::new(
                 pdev.as_ref(),
                 unregistered,
-                GaudiRegData { info, dev: bound },
+                GaudiRegData {
+                    info,
+                    dev: bound,
+                    engine: engine.clone(),
+                    queues,
+                    next_queue: AtomicU32::new(0),
+                },
                 0,
             )?
         };

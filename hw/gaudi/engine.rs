@@ -63,28 +63,40 @@ const fn kva_ring(q: u32) -> u64 {
 /// How long the device may take to acknowledge a queue reset.
 const RESET_TIMEOUT_MS: u32 = 2000;
 
-/// Registers and shared memory of a device, reachable while it is bound.
+/// The device's registers, reachable while it is bound (`Devres`): what may outlive the
+/// binding (client VMs' address-space ids) reaches the device through this only.
 pub(crate) struct Shared {
     regs: DevresBar<{ regs::REGS_SIZE }>,
     ivshmem: DevresBar<BAR_IVSHMEM_SIZE>,
     peer: u32,
-    /// The fence page: the device writes queue `q`'s completed sequence number at index `q`.
-    fences: Coherent<[u64]>,
+}
+
+/// The fence page: the device writes queue `q`'s completed sequence number at index `q`.
+pub(crate) struct FencePage(Coherent<[u64]>);
+
+impl FencePage {
+    fn new(dev: &Device<Bound>) -> Result<Arc<Self>> {
+        let page = Coherent::zeroed_slice(dev, (mmu::PAGE_SIZE / 8) as usize, GFP_KERNEL)?;
+        Ok(Arc::new(Self(page), GFP_KERNEL)?)
+    }
+
+    /// The completed sequence number the device wrote for queue `q`.
+    fn completed(&self, q: u32) -> Result<u64> {
+        Ok(io_read!(self.0, [try: q as usize]))
+    }
 }
 
 impl Shared {
     pub(crate) fn new(
-        dev: &Device<Bound>,
         regs: DevresBar<{ regs::REGS_SIZE }>,
         ivshmem: DevresBar<BAR_IVSHMEM_SIZE>,
         peer: u32,
-    ) -> Result<Self> {
-        Ok(Self {
+    ) -> Self {
+        Self {
             regs,
             ivshmem,
             peer,
-            fences: Coherent::zeroed_slice(dev, (mmu::PAGE_SIZE / 8) as usize, GFP_KERNEL)?,
-        })
+        }
     }
 
     /// Reads the 32-bit register at `off`; `ENODEV` once the device is unbound.
@@ -119,11 +131,6 @@ impl Shared {
         self.ivshmem
             .try_access_with(|r| r.try_write32(value, IVSHMEM_DOORBELL))
             .ok_or(ENODEV)?
-    }
-
-    /// The completed sequence number the device wrote for queue `q`.
-    fn completed(&self, q: u32) -> Result<u64> {
-        Ok(io_read!(self.fences, [try: q as usize]))
     }
 
     /// Points MMU context `asid` at the table whose root is `ttbr`, or invalidates it.
@@ -198,6 +205,8 @@ pub(crate) struct HwJob {
     /// The job's context and its sequence number there.
     pub(crate) ctx: Arc<CtxState>,
     pub(crate) seqno: u64,
+    /// Hardware sequence number, set by `run`.
+    pub(crate) hw_seq: u64,
 }
 
 /// A job on the hardware.
@@ -210,6 +219,22 @@ struct InFlight {
     seqno: u64,
 }
 
+impl InFlight {
+    /// Ends the job: records the outcome in its context, then signals its hardware fence.
+    fn end(self, error: Option<(Error, JobError)>) {
+        match error {
+            None => {
+                self.ctx.job_ended(self.seqno, None);
+                self.fence.signal(None);
+            }
+            Some((err, info)) => {
+                self.ctx.job_ended(self.seqno, Some(info));
+                self.fence.signal(Some(err));
+            }
+        }
+    }
+}
+
 struct QueueState {
     /// Ring bytes written (free-running), the value of `Q_TAIL`.
     tail: u32,
@@ -218,22 +243,60 @@ struct QueueState {
     /// Hardware sequence numbers of the oldest job on the hardware and of the next job.
     oldest: u64,
     next: u64,
+    /// A timed-out job being reset off the queue: completions stop before it.
+    failing: Option<u64>,
     /// The queue was shut down: `run` fails.
     stopped: bool,
 }
 
+impl QueueState {
+    fn slot(seq: u64) -> usize {
+        (seq % u64::from(QUEUE_DEPTH)) as usize
+    }
+
+    /// The oldest job, if any.
+    fn head(&self) -> Option<&InFlight> {
+        if self.oldest == self.next {
+            return None;
+        }
+        self.jobs
+            .get(Self::slot(self.oldest))
+            .and_then(Option::as_ref)
+    }
+
+    /// Takes the oldest job off the table.
+    fn pop(&mut self) -> Option<InFlight> {
+        if self.oldest == self.next {
+            return None;
+        }
+        let slot = Self::slot(self.oldest);
+        self.oldest += 1;
+        self.jobs.get_mut(slot).and_then(Option::take)
+    }
+}
+
 /// One hardware queue.
+///
+/// Jobs' hardware fences are signalled under `state`, in ring order, whatever path ends them
+/// (completion, error, timeout, shutdown).
 #[pin_data]
 pub(crate) struct HwQueue {
     index: u32,
     ring: Coherent<[u32]>,
     timeline: Timeline,
+    shared: Arc<Shared>,
+    fences: Arc<FencePage>,
     #[pin]
     state: SpinLockIrq<QueueState>,
 }
 
 impl HwQueue {
-    fn new(dev: &Device<Bound>, index: u32) -> Result<Arc<Self>> {
+    fn new(
+        dev: &Device<Bound>,
+        index: u32,
+        shared: Arc<Shared>,
+        fences: Arc<FencePage>,
+    ) -> Result<Arc<Self>> {
         let ring = Coherent::zeroed_slice(dev, (RING_SIZE / 4) as usize, GFP_KERNEL)?;
         let mut jobs = KVec::with_capacity(QUEUE_DEPTH as usize, GFP_KERNEL)?;
         for _ in 0..QUEUE_DEPTH {
@@ -244,12 +307,15 @@ impl HwQueue {
                 index,
                 ring,
                 timeline: Timeline::new(c"gaudi", c"gaudi-hw-queue"),
+                shared,
+                fences,
                 state <- new_spinlock_irq!(
                     QueueState {
                         tail: 0,
                         jobs,
                         oldest: 1,
                         next: 1,
+                        failing: None,
                         stopped: false,
                     },
                     "gaudi_hw_queue"
@@ -273,9 +339,10 @@ impl HwQueue {
         Ok(())
     }
 
-    /// Resets the queue through the device's handshake: the device drops what it was doing
-    /// and resumes at `resume`. Does not wait for the acknowledgment.
-    fn request_reset(&self, shared: &Shared, resume: u32) -> Result {
+    /// Asks the device to drop what the queue is doing and resume at `resume`. The caller
+    /// holds `state`, which serializes reset requests. Does not wait for the acknowledgment.
+    fn request_reset(&self, _st: &QueueState, resume: u32) -> Result {
+        let shared = &self.shared;
         let req = shared.read32(self.reg(q::Q_RESET))?.wrapping_add(1);
         shared.write32(self.reg(q::Q_RESUME), resume)?;
         shared.write32(self.reg(q::Q_RESET), req)?;
@@ -283,7 +350,8 @@ impl HwQueue {
     }
 
     /// Waits until the device acknowledged the last reset request.
-    fn wait_reset(&self, shared: &Shared) -> Result {
+    fn wait_reset(&self) -> Result {
+        let shared = &self.shared;
         let req = shared.read32(self.reg(q::Q_RESET))?;
         for _ in 0..RESET_TIMEOUT_MS {
             if shared.read32(self.reg(q::Q_RESET_ACK))? == req {
@@ -296,21 +364,28 @@ impl HwQueue {
 
     /// Programs the ring and enables the queue. The device may hold a position and an error
     /// from a previous driver: a reset makes it start empty at that position.
-    fn init(&self, shared: &Shared) -> Result {
+    fn init(&self) -> Result {
+        let shared = &self.shared;
         shared.write32(self.reg(q::Q_CTRL), 0)?;
         let head = shared.read32(self.reg(q::Q_HEAD))?;
         shared.write32(self.reg(q::Q_TAIL), head)?;
-        self.request_reset(shared, head)?;
-        self.wait_reset(shared)?;
+        {
+            let mut st = self.state.lock();
+            st.tail = head;
+            self.request_reset(&st, head)?;
+        }
+        self.wait_reset()?;
         shared.write64(self.reg(q::Q_BASE), kva_ring(self.index))?;
         shared.write32(self.reg(q::Q_SIZE), RING_SIZE)?;
-        shared.write32(self.reg(q::Q_CTRL), q::Q_CTRL_ENABLE)?;
-        self.state.lock().tail = head;
-        Ok(())
+        shared.write32(self.reg(q::Q_CTRL), q::Q_CTRL_ENABLE)
     }
 
     /// Hands `job` to the device: `Backend::run`. Allocates nothing.
-    fn submit(&self, shared: &Shared, job: &mut HwJob) -> Result<ARef<Fence>> {
+    fn submit(&self, job: &mut HwJob) -> Result<ARef<Fence>> {
+        // A failed job bans its context: what it queued behind the failure does not run.
+        if job.ctx.banned.load(Ordering::Acquire) {
+            return Err(ECANCELED);
+        }
         let mem = job.fence.take().ok_or(EINVAL)?;
         let mut st = self.state.lock();
         if st.stopped {
@@ -323,6 +398,7 @@ impl HwQueue {
         let pending = self.timeline.arm_fence(mem);
         let seq = pending.seqno();
         let start = st.tail;
+        let end = start.wrapping_add(JOB_BYTES);
         let fence_addr = KVA_FENCES + 8 * u64::from(self.index);
         let words: [u32; (INDIRECT_LEN + FENCE_LEN) as usize] = [
             packet::header(packet::OP_INDIRECT, 0, INDIRECT_LEN),
@@ -339,23 +415,10 @@ impl HwQueue {
             (seq >> 32) as u32,
         ];
         let fence = pending.fence();
-        let written = self
-            .write_ring(start, &words)
-            .and_then(|()| {
-                // The packets must be in memory before the device sees the new tail.
-                core::sync::atomic::fence(Ordering::Release);
-                shared.write32(self.reg(q::Q_TAIL), start.wrapping_add(JOB_BYTES))
-            })
-            .and_then(|()| shared.ring(regs::doorbell_queue(self.index)));
-        if let Err(e) = written {
-            drop(st);
-            pending.signal(Some(e));
-            return Err(e);
-        }
-        let end = start.wrapping_add(JOB_BYTES);
+        // The table takes the job before the device can see it.
+        st.next = seq + 1;
         st.tail = end;
-        let slot = (seq % u64::from(QUEUE_DEPTH)) as usize;
-        if let Some(entry) = st.jobs.get_mut(slot) {
+        if let Some(entry) = st.jobs.get_mut(QueueState::slot(seq)) {
             *entry = Some(InFlight {
                 fence: pending,
                 start,
@@ -364,62 +427,45 @@ impl HwQueue {
                 seqno: job.seqno,
             });
         }
-        st.next = seq + 1;
+        job.hw_seq = seq;
+        let written = self
+            .write_ring(start, &words)
+            .and_then(|()| {
+                // The packets must be in memory before the device sees the new tail.
+                core::sync::atomic::fence(Ordering::Release);
+                self.shared.write32(self.reg(q::Q_TAIL), end)
+            })
+            .and_then(|()| self.shared.ring(regs::doorbell_queue(self.index)));
+        if let Err(e) = written {
+            // Only an unbound device fails here: the queue is done for. Everything on it
+            // fails, in order; this job's fence too, which the job queue then ignores.
+            st.stopped = true;
+            while let Some(job) = st.pop() {
+                job.end(Some((e, JobError::default())));
+            }
+            return Err(e);
+        }
         Ok(fence)
     }
 
-    /// Takes the oldest job off the table.
-    fn pop_oldest(st: &mut QueueState) -> Option<InFlight> {
-        if st.oldest == st.next {
-            return None;
-        }
-        let slot = (st.oldest % u64::from(QUEUE_DEPTH)) as usize;
-        st.oldest += 1;
-        st.jobs.get_mut(slot).and_then(Option::take)
-    }
-
     /// Signals every job the device completed. Called from the completion interrupt.
-    fn complete(&self, shared: &Shared) {
-        let Ok(done) = shared.completed(self.index) else {
+    fn complete(&self) {
+        let Ok(done) = self.fences.completed(self.index) else {
             return;
         };
         let mut st = self.state.lock();
-        while st.oldest < st.next && st.oldest <= done {
-            if let Some(job) = Self::pop_oldest(&mut st) {
-                job.ctx.job_ended(job.seqno, None);
-                job.fence.signal(None);
+        while st.oldest < st.next && st.oldest <= done && st.failing != Some(st.oldest) {
+            if let Some(job) = st.pop() {
+                job.end(None);
             }
         }
     }
 
-    /// Fails the job at the head of the queue with `err` and resumes the queue after it.
-    ///
-    /// With `head`, only if that job starts at ring position `head` (where the device
-    /// stopped): a second report of the same stop finds the next job there and does nothing.
-    fn fail_head(&self, shared: &Shared, err: Error, info: JobError, head: Option<u32>) {
-        // Jobs that completed before the failure are not the guilty one.
-        self.complete(shared);
-        let mut st = self.state.lock();
-        if st.oldest == st.next {
-            return;
-        }
-        let slot = (st.oldest % u64::from(QUEUE_DEPTH)) as usize;
-        let start = st.jobs.get(slot).and_then(Option::as_ref).map(|j| j.start);
-        if head.is_some() && start != head {
-            return;
-        }
-        let Some(job) = Self::pop_oldest(&mut st) else {
-            return;
-        };
-        let resume = job.end;
-        drop(st);
-        job.ctx.job_ended(job.seqno, Some(info));
-        job.fence.signal(Some(err));
-        let _ = self.request_reset(shared, resume);
-    }
-
-    /// Handles an error the device reported on this queue.
-    fn handle_error(&self, shared: &Shared) {
+    /// Handles an error the device reported on this queue: the device stopped at the job that
+    /// starts at `Q_HEAD`; it fails, and the queue resumes after it. The queue is stopped, so
+    /// the job's memory is no longer accessed when its fence signals.
+    fn handle_error(&self) {
+        let shared = &self.shared;
         if shared.read32(self.reg(q::Q_STATUS)) != Ok(q::Q_STATUS_ERROR) {
             return;
         }
@@ -439,46 +485,96 @@ impl HwQueue {
                 0
             },
         };
-        self.fail_head(shared, EIO, error, Some(head));
+        // Jobs that completed before the failure are not the guilty one.
+        self.complete();
+        let mut st = self.state.lock();
+        // A second report of the same stop finds the next job at the head and does nothing.
+        if st.head().map(|j| j.start) != Some(head) || st.failing.is_some() {
+            return;
+        }
+        let Some(job) = st.pop() else {
+            return;
+        };
+        let resume = job.end;
+        job.end(Some((EIO, error)));
+        let _ = self.request_reset(&st, resume);
     }
 
-    /// The job at the head of the queue timed out.
-    fn timeout(&self, shared: &Shared) {
-        let error = JobError {
-            code: crate::uapi::DRM_GAUDI_ERR_TIMEOUT,
-            ..JobError::default()
-        };
-        self.fail_head(shared, ETIMEDOUT, error, None);
+    /// Job `hw_seq` is at the head of the queue for too long: the device drops it and its
+    /// fence signals `ETIMEDOUT` once the device acknowledged, so that nothing of the job
+    /// runs any more when its memory may go.
+    fn timeout(&self, hw_seq: u64) {
+        self.complete();
+        {
+            let mut st = self.state.lock();
+            let end = match st.head() {
+                Some(job) if st.oldest == hw_seq && st.failing.is_none() => job.end,
+                // Completed meanwhile, or already failed.
+                _ => return,
+            };
+            st.failing = Some(hw_seq);
+            if self.request_reset(&st, end).is_err() {
+                st.failing = None;
+                return;
+            }
+        }
+        if let Err(e) = self.wait_reset() {
+            pr_err!(
+                "gaudi: queue {} did not acknowledge a reset: {:?}\n",
+                self.index,
+                e
+            );
+        }
+        {
+            let mut st = self.state.lock();
+            st.failing = None;
+            if st.oldest == hw_seq {
+                if let Some(job) = st.pop() {
+                    let error = JobError {
+                        code: crate::uapi::DRM_GAUDI_ERR_TIMEOUT,
+                        ..JobError::default()
+                    };
+                    job.end(Some((ETIMEDOUT, error)));
+                }
+            }
+        }
+        // Jobs after it may have completed while completions stopped before it.
+        self.complete();
     }
 
     /// Stops the queue for good: disables it on the device and fails every job on it.
-    pub(crate) fn shutdown(&self, shared: &Shared) {
+    pub(crate) fn shutdown(&self) {
         let tail = {
             let mut st = self.state.lock();
-            if st.stopped {
+            if st.stopped && st.oldest == st.next {
                 return;
             }
             st.stopped = true;
-            st.tail
+            let tail = st.tail;
+            let _ = self.request_reset(&st, tail);
+            tail
         };
-        let stopped = shared
+        let stopped = self
+            .shared
             .write32(self.reg(q::Q_CTRL), 0)
-            .and_then(|()| self.request_reset(shared, tail))
-            .and_then(|()| self.wait_reset(shared));
+            .and_then(|()| self.wait_reset());
         if let Err(e) = stopped {
-            pr_warn!("gaudi: queue {} did not stop: {:?}\n", self.index, e);
+            pr_warn!(
+                "gaudi: queue {} did not stop at {:#x}: {:?}\n",
+                self.index,
+                tail,
+                e
+            );
         }
-        loop {
-            let job = Self::pop_oldest(&mut self.state.lock());
-            let Some(job) = job else { break };
-            job.fence.signal(Some(ENODEV));
+        let mut st = self.state.lock();
+        while let Some(job) = st.pop() {
+            job.end(Some((ENODEV, JobError::default())));
         }
     }
 }
 
 /// The job-queue backend of one hardware queue.
 pub(crate) struct QueueBackend {
-    shared: Arc<Shared>,
     queue: Arc<HwQueue>,
 }
 
@@ -486,34 +582,31 @@ impl Backend for QueueBackend {
     type Job = crate::submit::Job;
 
     fn run(&self, job: &mut Self::Job) -> Result<ARef<Fence>> {
-        self.queue.submit(&self.shared, &mut job.hw)
+        self.queue.submit(&mut job.hw)
     }
 
-    fn timed_out(&self, _job: &mut Self::Job) {
-        self.queue.timeout(&self.shared);
+    fn timed_out(&self, job: &mut Self::Job) {
+        self.queue.timeout(job.hw.hw_seq);
     }
 
     fn stop(&self) {
-        self.queue.shutdown(&self.shared);
+        self.queue.shutdown();
     }
 }
 
 /// Completion interrupt of one queue.
-#[pin_data]
 pub(crate) struct QueueIrq {
-    shared: Arc<Shared>,
     queue: Arc<HwQueue>,
 }
 
 impl irq::Handler for QueueIrq {
     fn handle(&self) -> IrqReturn {
-        self.queue.complete(&self.shared);
+        self.queue.complete();
         IrqReturn::Handled
     }
 }
 
 /// Error interrupt: some queues stopped.
-#[pin_data]
 pub(crate) struct ErrorIrq {
     shared: Arc<Shared>,
     queues: KVec<Arc<HwQueue>>,
@@ -526,23 +619,61 @@ impl irq::Handler for ErrorIrq {
         };
         for queue in self.queues.iter() {
             if bits & (1 << queue.index) != 0 {
-                queue.handle_error(&self.shared);
+                queue.handle_error();
             }
         }
         IrqReturn::Handled
     }
 }
 
-/// The device's execution resources: hardware queues, the kernel address space, address-space
-/// ids.
+/// The device's address-space ids. Client VMs hold it: it outlives the binding and reaches
+/// the device only through [`Shared`].
 #[pin_data]
-pub(crate) struct Engine {
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) queues: KVec<Arc<HwQueue>>,
+pub(crate) struct Asids {
+    shared: Arc<Shared>,
     /// Address-space ids in use, bit per ASID; ASID 0 is the kernel's.
     #[pin]
-    asids: SpinLockIrq<u64>,
-    num_asids: u32,
+    used: SpinLockIrq<u64>,
+    count: u32,
+    /// Bits of a device virtual and physical address.
+    pub(crate) va_bits: u32,
+    pub(crate) pa_bits: u32,
+}
+
+impl Asids {
+    /// Allocates an address-space id for a table whose root is at `ttbr`.
+    pub(crate) fn alloc(&self, ttbr: u64) -> Result<u32> {
+        let asid = {
+            let mut used = self.used.lock();
+            let asid = (1..self.count)
+                .find(|&a| *used & (1 << a) == 0)
+                .ok_or(ENOSPC)?;
+            *used |= 1 << asid;
+            asid
+        };
+        if let Err(e) = self.shared.set_context(asid, Some(ttbr)) {
+            self.free(asid);
+            return Err(e);
+        }
+        Ok(asid)
+    }
+
+    /// Invalidates and frees `asid`. The device must not run work in it any more.
+    pub(crate) fn free(&self, asid: u32) {
+        // Fails only once the device is unbound, when every context was invalidated.
+        let _ = self.shared.set_context(asid, None);
+        *self.used.lock() &= !(1 << asid);
+    }
+}
+
+/// The device's execution resources: hardware queues, the kernel address space, the fence
+/// page. They belong to the binding: dropped at unbind (or when probe fails), after the
+/// queues were stopped and every MMU context invalidated.
+pub(crate) struct Engine {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) asids: Arc<Asids>,
+    pub(crate) queues: KVec<Arc<HwQueue>>,
+    _fences: Arc<FencePage>,
     /// The kernel's address space: the fence page and the rings.
     _kernel_pt: PageTable,
 }
@@ -552,24 +683,32 @@ impl Engine {
     pub(crate) fn new(dev: &Device<Bound>, shared: Arc<Shared>) -> Result<Arc<Self>> {
         let num_queues = shared.read32(regs::NUM_QUEUES)?.min(regs::NUM_QUEUES_VALUE);
         let num_asids = shared.read32(regs::NUM_ASIDS)?.min(64);
-        if num_asids < 2 {
-            return Err(ENODEV);
-        }
         let va_bits = shared.read32(regs::VA_BITS)?;
         let pa_bits = shared.read32(regs::PA_BITS)?;
+        // The device walks four levels from the root: a 48-bit input address.
+        if num_asids < 2 || va_bits != 48 {
+            return Err(ENODEV);
+        }
+        // Contexts a previous driver left valid point at memory that is gone.
+        for asid in 0..num_asids {
+            shared.set_context(asid, None)?;
+        }
+        let fences = FencePage::new(dev)?;
         let mut pt = PageTable::new(dev, va_bits, pa_bits)?;
         let mut queues = KVec::new();
         for i in 0..num_queues {
-            queues.push(HwQueue::new(dev, i)?, GFP_KERNEL)?;
+            queues.push(
+                HwQueue::new(dev, i, shared.clone(), fences.clone())?,
+                GFP_KERNEL,
+            )?;
         }
         // SAFETY: The kernel address space is empty but for what is mapped here, at distinct
-        // addresses; the fence page and the rings are freed only after the queues were
-        // stopped and the context invalidated (`Engine::shutdown`, before the device memory
-        // of `Shared` and the queues goes).
+        // addresses; the fence page and the rings are freed with the engine, whose `Drop`
+        // first stops the queues and invalidates the context.
         unsafe {
             pt.map(
                 KVA_FENCES,
-                shared.fences.dma_address(),
+                fences.0.dma_address(),
                 mmu::PAGE_SIZE,
                 Access::ReadWrite,
             )?;
@@ -582,28 +721,40 @@ impl Engine {
                 )?;
             }
         }
-        // SAFETY: The context is invalidated in `Engine::shutdown`, before the table goes.
-        let ttbr = unsafe { pt.ttbr() };
-        shared.set_context(mmu::ASID_KERNEL, Some(ttbr))?;
-        for queue in queues.iter() {
-            queue.init(&shared)?;
-        }
-        Arc::pin_init(
-            pin_init!(Self {
-                shared,
-                queues,
-                asids <- new_spinlock_irq!(1, "gaudi_asids"),
-                num_asids,
-                _kernel_pt: pt,
+        let asids_shared = shared.clone();
+        let asids = Arc::pin_init(
+            pin_init!(Asids {
+                shared: asids_shared,
+                used <- new_spinlock_irq!(1, "gaudi_asids"),
+                count: num_asids,
+                va_bits,
+                pa_bits,
             }),
             GFP_KERNEL,
-        )
+        )?;
+        // From here on `Drop` stops what was started.
+        let engine = Arc::new(
+            Self {
+                shared,
+                asids,
+                queues,
+                _fences: fences,
+                _kernel_pt: pt,
+            },
+            GFP_KERNEL,
+        )?;
+        // SAFETY: The context is invalidated in `Engine::shutdown`, before the table goes.
+        let ttbr = unsafe { engine._kernel_pt.ttbr() };
+        engine.shared.set_context(mmu::ASID_KERNEL, Some(ttbr))?;
+        for queue in engine.queues.iter() {
+            queue.init()?;
+        }
+        Ok(engine)
     }
 
     /// The job-queue backend of queue `q`.
     pub(crate) fn backend(&self, q: usize) -> Option<QueueBackend> {
         Some(QueueBackend {
-            shared: self.shared.clone(),
             queue: self.queues.get(q)?.clone(),
         })
     }
@@ -611,7 +762,6 @@ impl Engine {
     /// The completion interrupt handler of queue `q`.
     pub(crate) fn queue_irq(&self, q: usize) -> Option<QueueIrq> {
         Some(QueueIrq {
-            shared: self.shared.clone(),
             queue: self.queues.get(q)?.clone(),
         })
     }
@@ -628,37 +778,21 @@ impl Engine {
         })
     }
 
-    /// Allocates an address-space id for a table whose root is at `ttbr`.
-    pub(crate) fn alloc_asid(&self, ttbr: u64) -> Result<u32> {
-        let asid = {
-            let mut used = self.asids.lock();
-            let asid = (1..self.num_asids)
-                .find(|&a| *used & (1 << a) == 0)
-                .ok_or(ENOSPC)?;
-            *used |= 1 << asid;
-            asid
-        };
-        if let Err(e) = self.shared.set_context(asid, Some(ttbr)) {
-            self.free_asid(asid);
-            return Err(e);
-        }
-        Ok(asid)
-    }
-
-    /// Invalidates and frees `asid`. The device must not run work in it any more.
-    pub(crate) fn free_asid(&self, asid: u32) {
-        // Fails only once the device is unbound, when `shutdown` invalidated every context.
-        let _ = self.shared.set_context(asid, None);
-        *self.asids.lock() &= !(1 << asid);
-    }
-
-    /// Stops the device's queues and address spaces before the device goes away.
+    /// Stops the device's queues and address spaces. Idempotent.
     pub(crate) fn shutdown(&self) {
         for queue in self.queues.iter() {
-            queue.shutdown(&self.shared);
+            queue.shutdown();
         }
-        for asid in 0..self.num_asids {
+        for asid in 0..self.asids.count {
             let _ = self.shared.set_context(asid, None);
         }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        // The rings, the fence page and the kernel page table go with the engine: the device
+        // must not reach them any more.
+        self.shutdown();
     }
 }

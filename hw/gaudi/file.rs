@@ -58,7 +58,7 @@ impl FileData {
     }
 
     fn vm(&self, dev: &GaudiDevice, reg: &GaudiRegData<'_>) -> Result<Arc<Vm>> {
-        vm::get_or_create(&self.vm, dev, reg.dev, &dev.engine)
+        vm::get_or_create(&self.vm, dev, reg.dev, &reg.engine.asids)
     }
 }
 
@@ -225,20 +225,14 @@ impl FileData {
                 if args.flags != 0 || args.handle != 0 || args.bo_offset != 0 {
                     return Err(EINVAL);
                 }
-                let vm = this.vm(dev, reg_data)?;
-                // Memory a job uses stays mapped until the job ends.
-                let ctxs = {
-                    let guard = this.ctxs.lock();
-                    let mut list = KVec::with_capacity(guard.list.len(), GFP_KERNEL)?;
-                    for c in guard.list.iter() {
-                        list.push(c.clone(), GFP_KERNEL)?;
-                    }
-                    list
-                };
-                for c in ctxs.iter() {
-                    c.wait_idle()?;
+                Vm::check_unmap(args.va, args.size)?;
+                // A client without a VM has nothing mapped.
+                let vm = this.vm.lock().clone();
+                if let Some(vm) = vm {
+                    // Waits until no job runs in the VM: memory a job uses stays mapped
+                    // until it ends.
+                    vm.unmap(args.va, args.size)?;
                 }
-                vm.unmap(args.va, args.size)?;
             }
             _ => return Err(EINVAL),
         }
@@ -255,6 +249,7 @@ impl FileData {
         if args.flags != 0 || args.pad != 0 {
             return Err(EINVAL);
         }
+        let priority = Ctx::priority(args.priority)?;
         let this = file.inner();
         let vm = this.vm(dev, reg_data)?;
         let mut ctxs = this.ctxs.lock();
@@ -262,9 +257,10 @@ impl FileData {
             return Err(ENOSPC);
         }
         let id = ctxs.next_id;
-        let ctx = Ctx::new(dev, id, args.priority, vm)?;
+        let next_id = id.checked_add(1).ok_or(ENOSPC)?;
+        let ctx = Ctx::new(reg_data, id, priority, vm)?;
         ctxs.list.push(ctx, GFP_KERNEL)?;
-        ctxs.next_id = id.checked_add(1).ok_or(ENOSPC)?;
+        ctxs.next_id = next_id;
         args.ctx_id = id;
         Ok(0)
     }

@@ -9,16 +9,15 @@
 
 use kernel::{
     drm::accel::sched::{
-        fence::{Fence, FenceMemory},
+        fence::FenceMemory,
         queue::{Entity, Priority},
-        resv::Usage,
+        resv::{ExecLock, Usage},
         syncobj::{find_fence, SyncObjSignal},
     },
-    drm::gem::BaseObject,
+    drm::gem::{BaseObject, IntoGEMObject},
     new_mutex,
     prelude::*,
     sync::{aref::ARef, Arc, Mutex},
-    time::Delta,
     uaccess::UserSlice,
 };
 
@@ -29,14 +28,15 @@ use crate::{
     gem::Bo,
     hw::packet,
     uapi,
-    vm::Vm,
+    vm::{Vm, VmJob},
 };
 
 /// A job of the job queue: what the hardware needs, and what must live until it ends.
 pub(crate) struct Job {
     pub(crate) hw: HwJob,
-    /// The address space the job runs in; its ASID and mappings stay while the job exists.
-    _vm: Arc<Vm>,
+    /// The address space the job runs in: its ASID stays, and nothing is unmapped from it,
+    /// while the job exists.
+    _vm: VmJob,
     /// The buffers the job declared.
     _bos: KVec<ARef<Bo>>,
 }
@@ -45,8 +45,6 @@ pub(crate) struct Job {
 struct SubmitState {
     /// Sequence number of the context's next job.
     next_seqno: u64,
-    /// Completion fence of the context's last job.
-    last: Option<ARef<Fence>>,
 }
 
 /// A context of a client.
@@ -61,15 +59,24 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
+    /// The job-queue priority of a uapi priority.
+    pub(crate) fn priority(priority: u32) -> Result<Priority> {
+        match priority {
+            uapi::DRM_GAUDI_PRIORITY_LOW => Ok(Priority::Low),
+            uapi::DRM_GAUDI_PRIORITY_NORMAL => Ok(Priority::Normal),
+            uapi::DRM_GAUDI_PRIORITY_HIGH => Ok(Priority::High),
+            _ => Err(EINVAL),
+        }
+    }
+
     /// Creates context `id` of a client whose VM is `vm`.
-    pub(crate) fn new(dev: &GaudiDevice, id: u32, priority: u32, vm: Arc<Vm>) -> Result<Arc<Self>> {
-        let priority = match priority {
-            uapi::DRM_GAUDI_PRIORITY_LOW => Priority::Low,
-            uapi::DRM_GAUDI_PRIORITY_NORMAL => Priority::Normal,
-            uapi::DRM_GAUDI_PRIORITY_HIGH => Priority::High,
-            _ => return Err(EINVAL),
-        };
-        let entity = dev.pick_queue()?.new_entity(priority)?;
+    pub(crate) fn new(
+        reg: &GaudiRegData<'_>,
+        id: u32,
+        priority: Priority,
+        vm: Arc<Vm>,
+    ) -> Result<Arc<Self>> {
+        let entity = reg.pick_queue()?.new_entity(priority)?;
         let state = CtxState::new()?;
         Arc::pin_init(
             pin_init!(Self {
@@ -78,24 +85,12 @@ impl Ctx {
                 state,
                 vm,
                 submit <- new_mutex!(
-                    SubmitState {
-                        next_seqno: 1,
-                        last: None,
-                    },
+                    SubmitState { next_seqno: 1 },
                     "gaudi_ctx_submit"
                 ),
             }),
             GFP_KERNEL,
         )
-    }
-
-    /// Waits until every job submitted so far on the context has ended.
-    pub(crate) fn wait_idle(&self) -> Result {
-        let last = self.submit.lock().last.clone();
-        match last {
-            Some(fence) => fence.wait(true, Delta::from_secs(3600)),
-            None => Ok(()),
-        }
     }
 
     /// Fills in a `CTX_QUERY` result.
@@ -154,7 +149,7 @@ struct JobBo {
 
 /// `DRM_IOCTL_GAUDI_SUBMIT`.
 pub(crate) fn submit(
-    dev: &GaudiDevice,
+    _dev: &GaudiDevice,
     _reg: &GaudiRegData<'_>,
     args: &mut uapi::drm_gaudi_submit,
     file: &File,
@@ -193,13 +188,16 @@ pub(crate) fn submit(
         if flags == 0 || flags & !rw != 0 {
             return Err(EINVAL);
         }
-        bos.push(
-            JobBo {
-                bo: Bo::lookup_handle(file, handle)?,
-                write: flags & uapi::DRM_GAUDI_SUBMIT_BO_WRITE != 0,
-            },
-            GFP_KERNEL,
-        )?;
+        let bo = Bo::lookup_handle(file, handle)?;
+        let write = flags & uapi::DRM_GAUDI_SUBMIT_BO_WRITE != 0;
+        // An object listed twice (through two handles, say) is one buffer: its strongest use.
+        match bos
+            .iter_mut()
+            .find(|b: &&mut JobBo| b.bo.as_raw() == bo.as_raw())
+        {
+            Some(b) => b.write |= write,
+            None => bos.push(JobBo { bo, write }, GFP_KERNEL)?,
+        }
     }
     let mut deps = KVec::new();
     for e in raw_in.chunks_exact(sync_size) {
@@ -219,15 +217,19 @@ pub(crate) fn submit(
         )?;
     }
     let mut refs = KVec::with_capacity(bos.len(), GFP_KERNEL)?;
+    let mut objs = KVec::with_capacity(bos.len(), GFP_KERNEL)?;
     for b in bos.iter() {
         refs.push(b.bo.clone(), GFP_KERNEL)?;
+        objs.push(&*b.bo, GFP_KERNEL)?;
     }
     let fence_mem = FenceMemory::new()?;
+    // Counted before the buffers are locked: an unmap in progress finishes first.
+    let vm_job = ctx.vm.start_job();
 
-    // Implicit synchronisation: the fences the buffers hold now become dependencies, and the
-    // job's fence joins them after the push. Submits of the device serialize this so that two
-    // jobs on one buffer are ordered the way they were pushed.
-    let _implicit = dev.submit_lock.lock();
+    // Implicit synchronisation: with every buffer's reservation object locked (and a fence
+    // slot reserved in each), the fences they hold become dependencies, the job is pushed and
+    // its fence joins them, as one step for every other user of the buffers.
+    let mut locked = ExecLock::lock(&objs, 1)?;
     for b in bos.iter() {
         b.bo.resv().implicit_dependencies(b.write, &mut deps)?;
     }
@@ -236,35 +238,30 @@ pub(crate) fn submit(
     let seqno = state.next_seqno;
     let job = Job {
         hw: HwJob {
-            asid: ctx.vm.asid,
+            asid: vm_job.vm().asid,
             cb_addr: args.cb_addr,
             cb_size: args.cb_size,
             fence: Some(fence_mem),
             ctx: ctx.state.clone(),
             seqno,
+            hw_seq: 0,
         },
-        _vm: ctx.vm.clone(),
+        _vm: vm_job,
         _bos: refs,
     };
     let prepared = ctx.entity.prepare(job, 1, deps)?;
     let fences = prepared.push();
     state.next_seqno += 1;
-    state.last = Some(fences.finished.clone());
     drop(state);
 
+    for (i, b) in bos.iter().enumerate() {
+        let usage = if b.write { Usage::Write } else { Usage::Read };
+        // A slot was reserved for each object when it was locked.
+        let _ = locked.add_fence(i, &fences.finished, usage);
+    }
+    drop(locked);
     for signal in signals {
         signal.install(&fences.finished);
-    }
-    for b in bos.iter() {
-        let usage = if b.write { Usage::Write } else { Usage::Read };
-        let added = b.bo.resv().lock().and_then(|mut guard| {
-            guard.reserve_fences(1)?;
-            guard.add_fence(&fences.finished, usage)
-        });
-        if added.is_err() {
-            // The buffer cannot carry the fence: keep later users ordered by waiting here.
-            let _ = fences.finished.wait(false, Delta::from_secs(3600));
-        }
     }
     args.seqno = seqno;
     Ok(0)

@@ -7,6 +7,10 @@
 //! buffer object through its `vm_bo`), the page table the device walks, and an address-space
 //! id of the device that points at the table. The ASID is given back when the VM goes, which
 //! is after the last job that used it (jobs hold the VM).
+//!
+//! The VM counts the jobs that run in it; an unmap waits until there is none and keeps new
+//! ones from being submitted until it is done, so the device never reaches memory that was
+//! unmapped under a running job, whichever context submitted it.
 
 use kernel::{
     device::{Bound, Device},
@@ -20,16 +24,16 @@ use kernel::{
             OpUnmap, OpUnmapped, UniqueRefGpuVm,
         },
     },
-    new_mutex,
+    new_condvar, new_mutex,
     prelude::*,
-    sync::{Arc, Mutex},
+    rbtree::RBTree,
+    sync::{Arc, CondVar, Mutex},
 };
 
 use crate::{
     driver::{GaudiDevice, GaudiDriver},
-    engine::Engine,
+    engine::Asids,
     gem::Bo,
-    hw::regs,
     uapi,
 };
 
@@ -64,9 +68,11 @@ impl Op {
     }
 }
 
-/// The driver's part of a GPUVM: the page table that mirrors its mappings.
+/// The driver's part of a GPUVM: the page table that mirrors its mappings, and the rights of
+/// each mapping by start address.
 pub(crate) struct VmData {
     pt: PageTable,
+    access: RBTree<u64, Access>,
 }
 
 impl VmData {
@@ -79,8 +85,9 @@ impl VmData {
         if bo.kind() == Kind::Device {
             let mem = bo.device_memory().ok_or(EINVAL)?;
             // SAFETY: GPUVM removed every mapping that overlaps the range before this step (a
-            // map that overlaps fails in the unmap and remap steps), and the mapping's `vm_bo`
-            // keeps the object, and with it its device memory, alive while it is mapped.
+            // map that overlaps fails in the unmap and remap steps, a split removes the whole
+            // old mapping first), and the mapping's `vm_bo` keeps the object, and with it its
+            // device memory, alive while it is mapped.
             return unsafe { self.pt.map(iova, mem.phys() + offset, len, access) };
         }
         let sgt = bo.sg_table()?;
@@ -104,7 +111,7 @@ impl VmData {
             };
             if let Err(e) = res {
                 // SAFETY: `iova..iova + done` was mapped by the iterations before.
-                unsafe { self.pt.unmap(iova, done) };
+                let _ = unsafe { self.pt.unmap(iova, done) };
                 return Err(e);
             }
             skip = 0;
@@ -112,10 +119,19 @@ impl VmData {
         }
         if done != len {
             // SAFETY: As above.
-            unsafe { self.pt.unmap(iova, done) };
+            let _ = unsafe { self.pt.unmap(iova, done) };
             return Err(EINVAL);
         }
         Ok(())
+    }
+
+    /// Removes the mapping made by `map_bo` at `iova..iova + len` from the page table.
+    fn unmap_range(&mut self, iova: u64, len: u64) -> Result {
+        // SAFETY: The range is exactly one mapping made by `map_bo`; the device no longer uses
+        // it (unmaps wait until no job runs in the VM).
+        unsafe { self.pt.unmap(iova, len) }.inspect_err(|_| {
+            pr_err!("gaudi: page table out of step with GPUVM at {iova:#x}+{len:#x}\n")
+        })
     }
 }
 
@@ -132,8 +148,13 @@ impl DriverGpuVm for VmData {
         ctx: &mut Op,
     ) -> Result<OpMapped<'op, Self>, Error> {
         let access = ctx.map.ok_or(EINVAL)?;
-        self.map_bo(op.obj(), op.gem_offset(), op.addr(), op.length(), access)?;
         let va = ctx.gpuva()?;
+        self.access
+            .try_create_and_insert(op.addr(), access, GFP_KERNEL)?;
+        if let Err(e) = self.map_bo(op.obj(), op.gem_offset(), op.addr(), op.length(), access) {
+            self.access.remove(&op.addr());
+            return Err(e);
+        }
         Ok(op.insert(va, pin_init::init_zeroed()))
     }
 
@@ -146,9 +167,8 @@ impl DriverGpuVm for VmData {
         if ctx.map.is_some() {
             return Err(EEXIST);
         }
-        // SAFETY: The range is one mapping made by `map_bo`; the device no longer uses it
-        // (unmaps wait for the client's jobs).
-        unsafe { self.pt.unmap(op.va().addr(), op.va().length()) };
+        self.unmap_range(op.va().addr(), op.va().length())?;
+        self.access.remove(&op.va().addr());
         let (unmapped, _removed) = op.remove();
         Ok(unmapped)
     }
@@ -161,12 +181,35 @@ impl DriverGpuVm for VmData {
         if ctx.map.is_some() {
             return Err(EEXIST);
         }
+        // io-pgtable does not split a 2 MiB block that an unmap cuts: the whole old mapping
+        // goes, and what stays of it is mapped again.
         let old = op.va_to_unmap();
-        let start = op.prev().map_or(old.addr(), |p| p.addr() + p.length());
-        let end = op.next().map_or(old.addr() + old.length(), |n| n.addr());
-        // SAFETY: `start..end` is the part of one mapping that goes; io-pgtable splits a block
-        // that straddles its ends. The device no longer uses it.
-        unsafe { self.pt.unmap(start, end - start) };
+        let (old_addr, old_len, old_offset) = (old.addr(), old.length(), old.gem_offset());
+        let access = self.access.get(&old_addr).copied().ok_or(EINVAL)?;
+        let keep = [
+            op.prev().map(|p| (p.addr(), p.length(), p.gem_offset())),
+            op.next().map(|n| (n.addr(), n.length(), n.gem_offset())),
+        ];
+        let mut nodes = KVec::with_capacity(2, GFP_KERNEL)?;
+        for k in keep.iter().flatten() {
+            nodes.push(k.0, GFP_KERNEL)?;
+            if k.0 != old_addr {
+                self.access.try_create_and_insert(k.0, access, GFP_KERNEL)?;
+            }
+        }
+        self.unmap_range(old_addr, old_len)?;
+        if !keep.iter().flatten().any(|k| k.0 == old_addr) {
+            self.access.remove(&old_addr);
+        }
+        for &(addr, len, offset) in keep.iter().flatten() {
+            if let Err(e) = self.map_bo(op.obj(), offset, addr, len, access) {
+                pr_err!(
+                    "gaudi: could not map again {addr:#x}+{len:#x} of a split mapping \
+                     ({old_addr:#x}+{old_len:#x} at {old_offset:#x})\n"
+                );
+                return Err(e);
+            }
+        }
         let prev = ctx.gpuva()?;
         let next = ctx.gpuva()?;
         let (remapped, ret) = op.remap(
@@ -186,9 +229,35 @@ impl DriverGpuVm for VmData {
 pub(crate) struct Vm {
     #[pin]
     gpuvm: Mutex<UniqueRefGpuVm<VmData>>,
+    /// Jobs that may run in the VM: submitted and not yet freed.
+    #[pin]
+    jobs: Mutex<u64>,
+    /// Signalled when `jobs` drops to zero.
+    #[pin]
+    idle: CondVar,
     /// The device's id of this address space.
     pub(crate) asid: u32,
-    engine: Arc<Engine>,
+    asids: Arc<Asids>,
+}
+
+/// A job's claim on its VM: the VM counts it until the job is freed.
+pub(crate) struct VmJob(Arc<Vm>);
+
+impl VmJob {
+    /// The VM of the job.
+    pub(crate) fn vm(&self) -> &Vm {
+        &self.0
+    }
+}
+
+impl Drop for VmJob {
+    fn drop(&mut self) {
+        let mut jobs = self.0.jobs.lock();
+        *jobs -= 1;
+        if *jobs == 0 {
+            self.0.idle.notify_all();
+        }
+    }
 }
 
 impl Vm {
@@ -196,15 +265,14 @@ impl Vm {
     pub(crate) fn new(
         ddev: &GaudiDevice,
         dev: &Device<Bound>,
-        engine: &Arc<Engine>,
+        asids: &Arc<Asids>,
     ) -> Result<Arc<Self>> {
-        let va_bits = engine.shared.read32(regs::VA_BITS)?;
-        let pa_bits = engine.shared.read32(regs::PA_BITS)?;
-        let pt = PageTable::new(dev, va_bits, pa_bits)?;
+        let pt = PageTable::new(dev, asids.va_bits, asids.pa_bits)?;
         // SAFETY: The ASID is freed, and the device stops walking the table, in `drop`
         // before the table goes.
         let ttbr = unsafe { pt.ttbr() };
-        // GPUVM's reservation object: the VM has no object of its own to lend it.
+        // GPUVM's reservation object: the VM has no object of its own to lend it. It is the
+        // driver's, so it stays out of the clients' accounting.
         let resv_obj = Bo::new_system(ddev, 4096, false)?;
         resv_obj.uncount();
         let gpuvm = GpuVm::new::<Error, _>(
@@ -213,18 +281,29 @@ impl Vm {
             &*resv_obj,
             uapi::DRM_GAUDI_VA_START..uapi::DRM_GAUDI_VA_END,
             0..0,
-            VmData { pt },
+            VmData {
+                pt,
+                access: RBTree::new(),
+            },
         )?;
-        let asid = engine.alloc_asid(ttbr)?;
+        let asid = asids.alloc(ttbr)?;
         Arc::pin_init(
             pin_init!(Self {
                 gpuvm <- new_mutex!(gpuvm, "gaudi_vm"),
+                jobs <- new_mutex!(0, "gaudi_vm_jobs"),
+                idle <- new_condvar!("gaudi_vm_idle"),
                 asid,
-                engine: engine.clone(),
+                asids: asids.clone(),
             }),
             GFP_KERNEL,
         )
-        .inspect_err(|_| engine.free_asid(asid))
+        .inspect_err(|_| asids.free(asid))
+    }
+
+    /// Counts a job that is about to be submitted in the VM (it waits for a running unmap).
+    pub(crate) fn start_job(self: &Arc<Self>) -> VmJob {
+        *self.jobs.lock() += 1;
+        VmJob(self.clone())
     }
 
     /// Checks that `va..va + size` is a non-empty, page-aligned range of the VM.
@@ -264,13 +343,27 @@ impl Vm {
         res
     }
 
-    /// Unmaps everything in `va..va + size`. The caller waited for the jobs that may use it.
+    /// Checks an unmap request without touching the VM.
+    pub(crate) fn check_unmap(va: u64, size: u64) -> Result {
+        Self::check_range(va, size).map(|_| ())
+    }
+
+    /// Unmaps everything in `va..va + size`, once no job runs in the VM; submits wait for it.
+    /// `ERESTARTSYS` if a signal interrupts the wait.
     pub(crate) fn unmap(&self, va: u64, size: u64) -> Result {
         Self::check_range(va, size)?;
         let mut op = Op::new(None)?;
+        let mut jobs = self.jobs.lock();
+        while *jobs != 0 {
+            if self.idle.wait_interruptible(&mut jobs) {
+                return Err(ERESTARTSYS);
+            }
+        }
         let mut gpuvm = self.gpuvm.lock();
         let res = gpuvm.sm_unmap(va, size, &mut op);
         gpuvm.deferred_cleanup();
+        drop(gpuvm);
+        drop(jobs);
         res
     }
 }
@@ -279,7 +372,7 @@ impl Vm {
 impl PinnedDrop for Vm {
     fn drop(self: Pin<&mut Self>) {
         // No job uses the VM any more: they hold references to it.
-        self.engine.free_asid(self.asid);
+        self.asids.free(self.asid);
         // GPUVM must be empty when it goes. Unmapping the whole VM splits nothing, so the
         // steps need no GPUVA nodes.
         let mut op = Op {
@@ -306,13 +399,13 @@ pub(crate) fn get_or_create(
     slot: &LazyVm,
     ddev: &GaudiDevice,
     dev: &Device<Bound>,
-    engine: &Arc<Engine>,
+    asids: &Arc<Asids>,
 ) -> Result<Arc<Vm>> {
     let mut vm = slot.lock();
     if let Some(vm) = vm.as_ref() {
         return Ok(vm.clone());
     }
-    let new = Vm::new(ddev, dev, engine)?;
+    let new = Vm::new(ddev, dev, asids)?;
     *vm = Some(new.clone());
     Ok(new)
 }
