@@ -341,9 +341,12 @@ struct drm_gaudi_sync {
  * completes with an error on its fence (-EIO) and bans its context: later
  * submits fail with -ECANCELED, %DRM_IOCTL_GAUDI_CTX_QUERY reports why.
  *
- * Errors: -EINVAL for bad alignment, sizes, counts, flags or padding;
+ * Errors: -EINVAL for bad alignment, sizes, counts, flags or padding, and
+ * for an in-syncobj without a fence or a timeline point not submitted yet;
  * -ENOENT for an unknown context, object or syncobj; -EFAULT for bad
- * array pointers; -ECANCELED for a banned context.
+ * array pointers; -ECANCELED for a banned context; -EBUSY when the context
+ * has 256 jobs that did not reach the hardware yet; -EINTR/-ERESTARTSYS
+ * when a signal interrupts the locking of the objects.
  */
 struct drm_gaudi_submit {
 	/** @ctx_id: the context. */
