@@ -129,6 +129,7 @@ check: style guest host-tests
 bench: guest
 	@scripts/vm.sh bench
 	@scripts/bench-report.sh $(BUILD)/results/bench.txt
+	@$(BUILD)/bin/igt-summary --kernel-log $(BUILD)/results/dmesg.txt
 
 clean:
 	rm -rf $(BUILD) $(CARGO_TARGET_DIR)

@@ -3,7 +3,7 @@
 //! Benchmark of the accel job queue on the mock engine of `bench_engine.ko`.
 //!
 //! Runs the workloads of `drm_sched_bench` on [`kernel::drm::accel::sched::queue`]: the same
-//! engine (ring depth = credits, in-order service, completion from an hrtimer in hard-irq
+//! engine (ring depth = credits, in-order service, completion from an hrtimer in softirq
 //! context), the same credits, the same entity depth, the same job counts. Loading the module
 //! runs the benchmark and prints its figures (or why they were rejected) to the kernel log.
 

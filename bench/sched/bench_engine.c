@@ -11,8 +11,12 @@
  *  - in-order execution: a job occupies the engine for @service_ns from
  *    when it reaches the head of the ring (or from its submission, if the
  *    engine was idle);
- *  - completion from an hrtimer in hard-irq context, like a completion
- *    interrupt: the fence of a job never signals in the submitting context;
+ *  - completion from an hrtimer, like a completion interrupt: the fence of
+ *    a job never signals in the submitting context. The timer expires in
+ *    softirq context: the fences and the schedulers' callbacks take
+ *    spinlock_t locks, which a hard-irq timer may not (they sleep on
+ *    PREEMPT_RT; lockdep's raw-lock nesting check says so) while a device
+ *    interrupt handler, being threadable, may;
  *  - hardware fences allocated at job creation (bench_engine_fence_alloc()),
  *    so that bench_engine_submit(), called from run_job, does not allocate.
  */
@@ -141,7 +145,7 @@ struct bench_engine *bench_engine_create(void)
 	spin_lock_init(&e->lock);
 	spin_lock_init(&e->fence_lock);
 	hrtimer_setup(&e->timer, bench_engine_irq, CLOCK_MONOTONIC,
-		      HRTIMER_MODE_ABS_HARD);
+		      HRTIMER_MODE_ABS_SOFT);
 	e->context = dma_fence_context_alloc(1);
 	return e;
 }
@@ -217,7 +221,7 @@ struct dma_fence *bench_engine_submit(struct bench_engine *e,
 	e->stats.submitted++;
 	if (!e->armed) {
 		e->armed = true;
-		hrtimer_start(&e->timer, f->deadline, HRTIMER_MODE_ABS_HARD);
+		hrtimer_start(&e->timer, f->deadline, HRTIMER_MODE_ABS_SOFT);
 	}
 	spin_unlock_irqrestore(&e->lock, flags);
 	return &f->base;

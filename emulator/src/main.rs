@@ -6,13 +6,16 @@
 //! gaudi-emu --guest-ram PATH --device SOCKET [--device SOCKET ...]
 //!           [--shm-size BYTES] [--vectors N] [--ram-size BYTES]
 //! gaudi-emu --bench-memcpy BYTES[,BYTES...]
+//! gaudi-emu --tsc-mhz
 //! ```
 //!
 //! Prints `gaudi-emu: ready` on stdout once every socket listens, logs to stderr, and exits
 //! with status 0 on SIGINT or SIGTERM after removing its sockets.
 //!
 //! `--bench-memcpy` measures the host's `memcpy` bandwidth at each size instead, the
-//! reference of the device's DMA figures in `make bench`.
+//! reference of the device's DMA figures in `make bench`. `--tsc-mhz` measures the host's TSC
+//! frequency, which the benchmark VM's guest is given as its own (under TCG the guest's TSC
+//! is the host's).
 
 use std::{
     io::Write,
@@ -31,6 +34,7 @@ const USAGE: &str = "\
 usage: gaudi-emu --guest-ram PATH --device SOCKET [--device SOCKET ...]
                  [--shm-size BYTES] [--vectors N] [--ram-size BYTES]
        gaudi-emu --bench-memcpy BYTES[,BYTES...]
+       gaudi-emu --tsc-mhz
 
 Serves one QEMU ivshmem-doorbell device per --device socket (the n-th socket is
 device instance n) and emulates a Gaudi-class accelerator behind each.
@@ -47,7 +51,9 @@ device instance n) and emulates a Gaudi-class accelerator behind each.
   --bench-memcpy BYTES[,BYTES...]
                      measure the host's memcpy bandwidth at each size (the
                      median of 9 copies after one to warm up) and print a line
-                     `host-bench memcpy GB/s MEDIAN MIN MAX bytes=BYTES` for each";
+                     `host-bench memcpy GB/s MEDIAN MIN MAX bytes=BYTES` for each
+  --tsc-mhz          measure the host's TSC frequency against the monotonic
+                     clock over half a second and print it in MHz";
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -70,6 +76,7 @@ fn parse_size(s: &str) -> Option<usize> {
 enum Cmd {
     Run(Config),
     BenchMemcpy(Vec<usize>),
+    TscMhz,
     Help,
 }
 
@@ -92,6 +99,26 @@ fn memcpy_rates(size: usize) -> Vec<f64> {
         }
     }
     rates
+}
+
+/// `--tsc-mhz`: the TSC's ticks over half a second of the monotonic clock.
+fn tsc_mhz() -> ExitCode {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: `rdtsc` has no preconditions on x86_64.
+        let tsc = || unsafe { core::arch::x86_64::_rdtsc() };
+        let (t0, c0) = (Instant::now(), tsc());
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let (c1, t1) = (tsc(), Instant::now());
+        let ns = t1.duration_since(t0).as_nanos() as f64;
+        println!("{:.3}", (c1.wrapping_sub(c0)) as f64 * 1000.0 / ns);
+        ExitCode::SUCCESS
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        eprintln!("gaudi-emu: --tsc-mhz needs an x86_64 host");
+        ExitCode::FAILURE
+    }
 }
 
 /// `--bench-memcpy`: one line per size.
@@ -136,6 +163,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Cmd, String> {
                     .ok_or("bad --bench-memcpy size")?;
                 return Ok(Cmd::BenchMemcpy(sizes));
             }
+            "--tsc-mhz" => return Ok(Cmd::TscMhz),
             "-h" | "--help" => return Ok(Cmd::Help),
             _ => return Err(format!("unknown argument {a}")),
         }
@@ -175,6 +203,7 @@ fn main() -> ExitCode {
             bench_memcpy(&sizes);
             return ExitCode::SUCCESS;
         }
+        Ok(Cmd::TscMhz) => return tsc_mhz(),
         Err(e) => {
             eprintln!("gaudi-emu: {e}\n{USAGE}");
             return ExitCode::from(2);
