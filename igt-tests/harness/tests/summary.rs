@@ -788,3 +788,21 @@ fn a_bad_manifest_fails() {
     let out = r.red("manifest", &["manifest", "-", "error"]);
     assert!(out.contains("needs a reason"), "{out}");
 }
+
+#[test]
+fn guest_status_without_a_manifest() {
+    let ok = write(
+        "status-ok",
+        "nodes-expected 2\ninsmod ok\nnodes accel1 accel0\nrmmod ok\nkmemleak scanned\n",
+    );
+    let (code, out) = run(&["--guest-status".into(), ok.display().to_string()]);
+    assert_eq!(code, 0, "{out}");
+    // One node of two: the probe of the other device failed.
+    let one = write(
+        "status-one",
+        "nodes-expected 2\ninsmod ok\nnodes accel0\nrmmod ok\nkmemleak scanned\n",
+    );
+    let (code, out) = run(&["--guest-status".into(), one.display().to_string()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("the guest recorded `nodes accel0`"), "{out}");
+}

@@ -88,11 +88,7 @@ struct Summary {
 impl Summary {
     /// Counts a test with `result` (`pass`, `skip` or anything else, a failure).
     fn record(&mut self, label: &str, name: &str, result: &str, detail: impl FnOnce() -> String) {
-        self.rows.push(Row {
-            label: label.into(),
-            name: name.into(),
-            result: result.into(),
-        });
+        self.note(label, name, result);
         match result {
             "pass" => self.passed += 1,
             "skip" => self.skipped += 1,
@@ -589,54 +585,37 @@ fn guest_status(s: &mut Summary, path: &str) {
         Ok(t) => t,
         Err(e) => return s.problem("guest", format!("cannot read {path}: {e}")),
     };
-    // The last word of each step.
-    let mut steps = BTreeMap::new();
-    for line in text.lines() {
-        if let Some((step, value)) = line.trim().split_once(char::is_whitespace) {
-            steps.insert(step, value.trim());
-        } else if !line.trim().is_empty() {
-            steps.insert(line.trim(), "");
-        }
-    }
+    // What the guest recorded for each step (the last record of a step counts).
+    let steps: BTreeMap<&str, &str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split_once(' ').map_or((l, ""), |(k, v)| (k, v.trim())))
+        .collect();
+    let sorted = |words: &str| {
+        let mut v: Vec<&str> = words.split_whitespace().collect();
+        v.sort_unstable();
+        v.join(" ")
+    };
     let want_nodes = match &s.expected {
-        Some(m) => m.nodes.join(" "),
-        None => match steps
-            .get("nodes-expected")
-            .and_then(|n| n.parse::<usize>().ok())
-        {
-            Some(n) => (0..n)
-                .map(|i| format!("accel{i}"))
-                .collect::<Vec<_>>()
-                .join(" "),
+        Some(m) => sorted(&m.nodes.join(" ")),
+        None => match steps.get("nodes-expected").and_then(|n| n.parse().ok()) {
+            Some(n) => sorted(
+                &(0..n)
+                    .map(|i: usize| format!("accel{i} "))
+                    .collect::<String>(),
+            ),
             None => "(nodes-expected missing)".into(),
         },
     };
-    let nodes = steps.get("nodes").map(|n| {
-        let mut v: Vec<&str> = n.split_whitespace().collect();
-        v.sort_unstable();
-        v.join(" ")
-    });
-    let mut sorted_want: Vec<&str> = want_nodes.split_whitespace().collect();
-    sorted_want.sort_unstable();
     let checks = [
-        (
-            "insmod",
-            "ok".to_string(),
-            steps.get("insmod").map(|v| v.to_string()),
-        ),
-        ("nodes", sorted_want.join(" "), nodes),
-        (
-            "rmmod",
-            "ok".to_string(),
-            steps.get("rmmod").map(|v| v.to_string()),
-        ),
-        (
-            "kmemleak",
-            "scanned".to_string(),
-            steps.get("kmemleak").map(|v| v.to_string()),
-        ),
+        ("insmod", "ok".to_string()),
+        ("nodes", want_nodes),
+        ("rmmod", "ok".to_string()),
+        ("kmemleak", "scanned".to_string()),
     ];
-    for (step, want, got) in checks {
+    for (step, want) in checks {
+        let got = steps.get(step).map(|v| sorted(v));
         let name = format!("{step} {want}");
         match got {
             Some(g) if g == want => s.note("guest", &name, "ok"),
