@@ -5,6 +5,8 @@
 #   make check   set everything up and run every test; fails on any failure
 #   make style   rustfmt, checkpatch --strict and clippy on our sources (make
 #                check runs it first)
+#   make manifest  the expected-results manifest against the test binaries'
+#                own --list-subtests (make check runs it before the VM)
 #
 # Everything expensive is cached in $(ACCEL_CACHE) (default
 # /var/cache/rust-accel): toolchain stamps, the kernel tree and its build,
@@ -22,6 +24,10 @@ GUEST := $(BUILD)/guest
 RELEASE := $(CARGO_TARGET_DIR)/release
 
 IGT_BINS := accel_core gaudi_query gaudi_gem gaudi_prime accel_syncobj gaudi_vm gaudi_exec
+# What a run must show: every test binary with its subtests, the KUnit suites, the allowed
+# skips and log lines. The guest runs what it lists; igt-summary judges the run against it.
+EXPECTED := igt-tests/expected.txt
+ROOTFS := $(ACCEL_CACHE)/rootfs
 # IGT-protocol tests in C (igt-tests/c/NAME.c with the protocol in igt_c.c): against Debian's
 # libdrm, and against our libgaudi through its pkg-config file.
 C_IGT_BINS := gaudi_prime_c gaudi_exec_c
@@ -38,8 +44,8 @@ GAUDI_PC := $(PKGCONFIG)/gaudi.pc
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 PKG_GAUDI := PKG_CONFIG_PATH=$(PKGCONFIG) pkg-config
 
-.PHONY: all setup kernel module userspace libgaudi c-tests guest host-tests run check bench style \
-	style-static clippy clean
+.PHONY: all setup kernel module userspace libgaudi c-tests guest host-tests manifest run check \
+	bench style style-static clippy clean
 
 all: guest
 
@@ -87,19 +93,27 @@ guest: module userspace libgaudi c-tests
 	@rm -rf $(GUEST) && mkdir -p $(GUEST)/bin $(GUEST)/igt $(GUEST)/lib $(BUILD)/bin
 	@cp $(BUILD)/kmod/hw/gaudi/gaudi.ko $(GUEST)/
 	@cp guest/run-igt.sh guest/run-bench.sh $(GUEST)/
+	@cp $(EXPECTED) $(GUEST)/expected.txt
 	@mkdir -p $(GUEST)/bench
 	@cp $(foreach m,bench_engine accel_sched_bench drm_sched_bench,$(BUILD)/kmod/bench/sched/$(m).ko) \
 		$(GUEST)/bench/
 	@cp $(RELEASE)/gaudi-info $(RELEASE)/gaudi-bench $(RELEASE)/gaudi-as $(GUEST)/bin/
 	@cp $(LIB)/libgaudi.so.0 $(GUEST)/lib/
 	@cp $(foreach b,$(IGT_BINS),$(RELEASE)/$(b)) $(C_IGT) $(GUEST)/igt/
-	@cp $(RELEASE)/gaudi-emu $(RELEASE)/igt-summary $(BUILD)/bin/
+	@cp $(RELEASE)/gaudi-emu $(RELEASE)/igt-summary $(RELEASE)/igt-manifest $(BUILD)/bin/
 
 host-tests: setup
 	@echo ">>> host tests (cargo test)" >&2
 	@mkdir -p $(BUILD)
 	@$(CARGO) test --workspace 2>&1 | tee $(BUILD)/cargo-test.log; \
 		test $${PIPESTATUS[0]} -eq 0
+
+# The manifest against what the binaries list: ours as built for the guest, upstream ones
+# in the guest's rootfs (through chroot).
+manifest: guest
+	@echo ">>> the expected-results manifest against --list-subtests" >&2
+	@$(BUILD)/bin/igt-manifest $(EXPECTED) --ours $(GUEST)/igt \
+		--upstream /usr/libexec/igt-gpu-tools --chroot $(ROOTFS)
 
 run: guest
 	@scripts/vm.sh run
@@ -119,12 +133,14 @@ style-static: setup
 clippy: module
 	@scripts/style.sh clippy
 
-check: style guest host-tests
+check: style guest host-tests manifest
 	@scripts/vm.sh check
-	@$(BUILD)/bin/igt-summary $(foreach n,0 1,accel$(n)=$(BUILD)/results/accel$(n)/results.json) \
+	@$(BUILD)/bin/igt-summary --expected $(EXPECTED) \
+		$(foreach n,0 1,accel$(n)=$(BUILD)/results/accel$(n)/results.json) \
 		--kunit $(BUILD)/results/dmesg.txt --cargo $(BUILD)/cargo-test.log \
 		--kernel-log $(BUILD)/results/dmesg.txt --kmemleak $(BUILD)/results/kmemleak.txt \
-		--guest-failure $(BUILD)/results/failure
+		--guest-failure $(BUILD)/results/failure --guest-status $(BUILD)/results/guest-status \
+		--emulator-log $(BUILD)/results/emulator.log
 
 bench: guest
 	@scripts/vm.sh bench

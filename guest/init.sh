@@ -27,8 +27,22 @@ for arg in $(cat /proc/cmdline); do
 	esac
 done
 
+# The run's record, judged on the host (igt-summary): /results/guest-status
+# holds one line per step that happened, with its result (insmod ok, nodes
+# accel0 accel1, rmmod ok, kmemleak scanned), so that a step that did not
+# happen reads as missing rather than as clean; /results/failure holds what
+# went wrong outside the tests.
+status() {
+	echo "$*" >> /results/guest-status
+}
+failure() {
+	echo "accel-guest: $*"
+	echo "accel-guest: $*" >> /results/failure
+}
+
 finish() {
-	dmesg > /results/dmesg.txt
+	# With the level of every record (<N>), so that errors can be judged.
+	dmesg -r > /results/dmesg.txt || failure "dmesg -r failed"
 	sync
 	echo "accel-guest: done ($1)"
 	# Minbase has no poweroff(8) and the kernel has no ACPI: reboot through
@@ -37,11 +51,14 @@ finish() {
 	sleep 10
 }
 
+status "nodes-expected $expect"
 echo "accel-guest: loading the driver"
 if ! insmod /project/gaudi.ko; then
-	echo "accel-guest: insmod failed" > /results/failure
+	status "insmod failed"
+	failure "insmod failed"
 	finish "insmod failed"
 fi
+status "insmod ok"
 
 # Each probed device gets an accel node; wait for both (probe includes the
 # self-test round trip through the emulator).
@@ -52,6 +69,9 @@ for i in $(seq 1 100); do
 	sleep 0.1
 done
 echo "accel-guest: nodes:" $nodes
+status "nodes" $nodes
+found=$(echo "$nodes" | grep -c accel)
+[ "$found" -ge "$expect" ] || failure "probe: $found of $expect accel nodes"
 
 mkdir -p /dev/dri
 case "$mode" in
@@ -67,11 +87,22 @@ bench)
 esac
 
 echo "accel-guest: unloading the driver"
-rmmod gaudi || echo "accel-guest: rmmod failed" > /results/failure
-if [ -w /sys/kernel/debug/kmemleak ]; then
-	echo scan > /sys/kernel/debug/kmemleak
-	sleep 1
-	echo scan > /sys/kernel/debug/kmemleak
-	cat /sys/kernel/debug/kmemleak > /results/kmemleak.txt
+if rmmod gaudi; then
+	status "rmmod ok"
+else
+	status "rmmod failed"
+	failure "rmmod failed"
+fi
+# An empty report means no leak only if kmemleak is active and both scans ran:
+# writing "scan" fails (EPERM) once kmemleak has disabled itself.
+leaks=/sys/kernel/debug/kmemleak
+if [ ! -e $leaks ]; then
+	status "kmemleak absent"
+	failure "kmemleak: no $leaks"
+elif echo scan > $leaks && sleep 1 && echo scan > $leaks && cat $leaks > /results/kmemleak.txt; then
+	status "kmemleak scanned"
+else
+	status "kmemleak scan-failed"
+	failure "kmemleak: the scan failed (kmemleak off?)"
 fi
 finish "$mode"

@@ -107,6 +107,17 @@ timeout --foreground "${VM_TIMEOUT:-2400}" qemu-system-x86_64 \
 	-display none -monitor none -serial stdio -no-reboot \
 	< /dev/null 2>&1 | tee "$RESULTS/console.log" || rc=$?
 echo ">>> VM finished in $(( $(date +%s) - t0 ))s" >&2
+# The emulator must have lasted the whole run and stop cleanly when asked to
+# (its log, results/emulator.log, then ends with "gaudi-emu: stopped"; the
+# summary judges the log).
+if [ -n "$emu_pid" ]; then
+	kill -0 "$emu_pid" 2>/dev/null || die "gaudi-emu exited during the run: see $RESULTS/emulator.log"
+	kill -TERM "$emu_pid"
+	emu_rc=0
+	wait "$emu_pid" || emu_rc=$?
+	emu_pid=""
+	[ $emu_rc = 0 ] || die "gaudi-emu exited $emu_rc when stopped: see $RESULTS/emulator.log"
+fi
 [ $rc = 0 ] || die "QEMU failed or timed out (exit $rc)"
 grep -q "accel-guest: done" "$RESULTS/console.log" || die "the guest did not finish its run"
 

@@ -305,6 +305,9 @@ pub fn in_child(f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
 }
 
 /// The gaudi accel nodes other than the one under test.
+///
+/// The suite runs with two devices; tests that need a second one take it from
+/// [`other_device_path`], which fails without one, rather than skipping or testing less.
 pub fn other_device_paths() -> Vec<PathBuf> {
     let me = std::fs::metadata(device_path()).ok().map(|m| m.rdev());
     gaudi::accel_nodes()
@@ -315,11 +318,20 @@ pub fn other_device_paths() -> Vec<PathBuf> {
         .collect()
 }
 
-/// Opens vgem's primary node, or skips the test if there is no vgem device.
+/// The first gaudi node other than the one under test; fails if there is none.
+pub fn other_device_path() -> igt::Result<PathBuf> {
+    other_device_paths()
+        .into_iter()
+        .next()
+        .ok_or_else(|| igt::fail!("no second gaudi device: the suite runs with two"))
+}
+
+/// Opens vgem's primary node; fails if there is no vgem device (the test kernel has
+/// `CONFIG_DRM_VGEM`: a test that cannot set up fails rather than skips).
 pub fn open_vgem() -> igt::Result<File> {
     match gaudi::drm::open_primary("vgem") {
         Ok(Some(f)) => Ok(f),
-        Ok(None) => Err(igt::Outcome::skip("no vgem device (CONFIG_DRM_VGEM)")),
+        Ok(None) => Err(igt::fail!("no vgem device (CONFIG_DRM_VGEM)")),
         Err(e) => Err(igt::fail!("looking for vgem: {e}")),
     }
 }

@@ -85,6 +85,7 @@ use std::{
     time::Instant,
 };
 
+pub mod expected;
 mod log;
 mod options;
 mod wildmat;

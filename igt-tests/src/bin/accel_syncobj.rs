@@ -16,7 +16,7 @@ use std::{
 };
 
 use accel_igt::{
-    device_path, errno, ioctl_errno, ok, open_device, open_vgem, other_device_paths, page_size,
+    device_path, errno, ioctl_errno, ok, open_device, open_vgem, other_device_path, page_size,
     unmapped_address,
     vgem::{
         dma_buf_export_sync_file, sync_file_signaled, VgemFenceAttach, VgemFenceSignal,
@@ -44,15 +44,10 @@ const SHORT: Duration = Duration::from_millis(100);
 /// How long the helper thread of `wait-for-submit` sleeps before it signals.
 const DELAY: Duration = Duration::from_millis(300);
 
-/// The second gaudi device, or a skip.
+/// The second gaudi device; fails without one.
 fn other_device() -> igt::Result<Device> {
-    let others = other_device_paths();
-    igt::require!(!others.is_empty(), "a second gaudi device");
-    Ok(ok!(
-        Device::open(&others[0]),
-        "open {}",
-        others[0].display()
-    ))
+    let path = other_device_path()?;
+    Ok(ok!(Device::open(&path), "open {}", path.display()))
 }
 
 /// Waits (up to [`LONG`]) for `handles` of `fd`, every one of them.
@@ -476,14 +471,7 @@ fn fd_across_devices() -> igt::Result {
 fn sync_file_round_trip() -> igt::Result {
     let dev = ok!(open_device());
     let fd = dev.as_fd();
-    let others = other_device_paths();
-    let other = match others.first() {
-        Some(p) => Some(ok!(Device::open(p), "open {}", p.display())),
-        None => {
-            igt::info!("no second gaudi device: same-device imports only");
-            None
-        }
-    };
+    let o = other_device()?;
 
     // Binary: the fence of a signalled syncobj, as a sync_file, into fresh syncobjs.
     let h = ok!(syncobj::create(fd, 0));
@@ -501,26 +489,24 @@ fn sync_file_round_trip() -> igt::Result {
     ok!(syncobj::import_sync_file(fd, fresh, sf.as_fd(), None));
     wait_all(fd, &[fresh], "sync_file imported on the same device")?;
     igt::assert_eq!(errno(syncobj::wait(fd, &[h], 0, 0)), libc::EINVAL);
-    if let Some(o) = &other {
-        let oh = ok!(syncobj::create(o.as_fd(), 0));
-        ok!(syncobj::import_sync_file(o.as_fd(), oh, sf.as_fd(), None));
-        wait_all(o.as_fd(), &[oh], "sync_file imported on the other device")?;
-        // And as a timeline point there.
-        let ot = ok!(syncobj::create(o.as_fd(), 0));
-        ok!(syncobj::import_sync_file(
-            o.as_fd(),
-            ot,
-            sf.as_fd(),
-            Some(3)
-        ));
-        ok!(
-            syncobj::timeline_wait(o.as_fd(), &[ot], &[3], timeout_after(LONG), 0),
-            "point 3 on the other device"
-        );
-        igt::assert_eq!(ok!(syncobj::query(o.as_fd(), &[ot], 0)), [3]);
-        for x in [oh, ot] {
-            ok!(syncobj::destroy(o.as_fd(), x));
-        }
+    let oh = ok!(syncobj::create(o.as_fd(), 0));
+    ok!(syncobj::import_sync_file(o.as_fd(), oh, sf.as_fd(), None));
+    wait_all(o.as_fd(), &[oh], "sync_file imported on the other device")?;
+    // And as a timeline point there.
+    let ot = ok!(syncobj::create(o.as_fd(), 0));
+    ok!(syncobj::import_sync_file(
+        o.as_fd(),
+        ot,
+        sf.as_fd(),
+        Some(3)
+    ));
+    ok!(
+        syncobj::timeline_wait(o.as_fd(), &[ot], &[3], timeout_after(LONG), 0),
+        "point 3 on the other device"
+    );
+    igt::assert_eq!(ok!(syncobj::query(o.as_fd(), &[ot], 0)), [3]);
+    for x in [oh, ot] {
+        ok!(syncobj::destroy(o.as_fd(), x));
     }
 
     // Timeline: point 5 as a sync_file, into a binary syncobj.
@@ -570,12 +556,10 @@ fn sync_file_round_trip() -> igt::Result {
         libc::ETIME,
         "wait for the submission of point 3"
     );
-    if let Some(o) = &other {
-        let ob = ok!(syncobj::create(o.as_fd(), 0));
-        ok!(syncobj::import_sync_file(o.as_fd(), ob, sf5.as_fd(), None));
-        wait_all(o.as_fd(), &[ob], "point 5 imported on the other device")?;
-        ok!(syncobj::destroy(o.as_fd(), ob));
-    }
+    let ob = ok!(syncobj::create(o.as_fd(), 0));
+    ok!(syncobj::import_sync_file(o.as_fd(), ob, sf5.as_fd(), None));
+    wait_all(o.as_fd(), &[ob], "point 5 imported on the other device")?;
+    ok!(syncobj::destroy(o.as_fd(), ob));
     for x in [h, fresh, t, b, t2] {
         ok!(syncobj::destroy(fd, x));
     }
