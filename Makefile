@@ -23,7 +23,7 @@ BUILD := $(CURDIR)/build
 GUEST := $(BUILD)/guest
 RELEASE := $(CARGO_TARGET_DIR)/release
 
-IGT_BINS := accel_core gaudi_query gaudi_gem gaudi_prime accel_syncobj gaudi_vm gaudi_exec
+IGT_BINS := accel_core gaudi_query gaudi_gem gaudi_prime accel_syncobj gaudi_vm gaudi_exec gaudi_recovery
 # What a run must show: every test binary with its subtests, the KUnit suites, the allowed
 # skips and log lines. The guest runs what it lists; igt-summary judges the run against it.
 EXPECTED := igt-tests/expected.txt
@@ -45,7 +45,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 PKG_GAUDI := PKG_CONFIG_PATH=$(PKGCONFIG) pkg-config
 
 .PHONY: all setup kernel module userspace libgaudi c-tests guest host-tests manifest run check \
-	bench style style-static clippy clean
+	bench soak style style-static clippy clean
 
 all: guest
 
@@ -141,6 +141,15 @@ check: style guest host-tests manifest
 		--kernel-log $(BUILD)/results/dmesg.txt --kmemleak $(BUILD)/results/kmemleak.txt \
 		--guest-failure $(BUILD)/results/failure --guest-status $(BUILD)/results/guest-status \
 		--emulator-log $(BUILD)/results/emulator.log
+
+# Long recovery cycles (Documentation/recovery.rst): 100 hang and recovery
+# cycles and 20 unbind and bind cycles per node, with live clients.
+soak: guest
+	@rm -f $(BUILD)/results/soak.txt
+	@scripts/vm.sh soak
+	@cat $(BUILD)/results/soak.txt
+	@$(BUILD)/bin/igt-summary --kernel-log $(BUILD)/results/dmesg.txt
+	@test -s $(BUILD)/results/soak.txt && ! grep -v ' pass$$' $(BUILD)/results/soak.txt
 
 bench: guest
 	@scripts/vm.sh bench

@@ -44,13 +44,130 @@
 //!
 //! [`sched`] provides DMA fences, a job queue and syncobj helpers; [`vm`] builds device page
 //! tables.
+//!
+//! # Failure
+//!
+//! A device that cannot recover by itself is declared wedged with [`wedged_event`], which sends
+//! the `WEDGED=` uevent of `Documentation/gpu/drm-uapi.rst` naming the recovery userspace must
+//! carry out ([`wedge`]) and, where known, the guilty task ([`WedgeTask`]). [`dev_coredump`]
+//! publishes the state of a device after a reset through the device coredump class
+//! (`/sys/class/devcoredump`).
 
 pub mod gem;
 pub mod sched;
 #[cfg(CONFIG_RUST_DRM_ACCEL_VM)]
 pub mod vm;
 
-use crate::{bindings, ffi, ioctl, prelude::*, uapi};
+use crate::{
+    alloc::VVec, bindings, device, drm, error::to_result, ffi, ioctl, prelude::*, task::Task, uapi,
+};
+
+/// Recovery methods of a wedged device, `DRM_WEDGE_RECOVERY_*` in `include/drm/drm_device.h`.
+pub mod wedge {
+    /// No recovery is needed; the event only asks for telemetry to be collected.
+    pub const NONE: u64 = 1 << 0;
+    /// Unbind and bind the driver.
+    pub const REBIND: u64 = 1 << 1;
+    /// Unbind the driver, reset the bus device, bind the driver.
+    pub const BUS_RESET: u64 = 1 << 2;
+    /// A vendor-specific method.
+    pub const VENDOR: u64 = 1 << 3;
+}
+
+/// Length of a task's command name, `TASK_COMM_LEN`.
+const COMM_LEN: usize = 16;
+
+/// The task a wedge is blamed on, as `struct drm_wedge_task_info` reports it.
+#[derive(Clone, Copy)]
+pub struct WedgeTask {
+    pid: i32,
+    comm: [u8; COMM_LEN],
+}
+
+impl WedgeTask {
+    /// The calling task.
+    pub fn current() -> Self {
+        let task = Task::current_raw();
+        let mut comm = [0u8; COMM_LEN];
+        // SAFETY: `current` is a valid task for the duration of this call, and its `pid` does
+        // not change. `comm` is a `TASK_COMM_LEN` array that is always NUL-terminated; a
+        // concurrent rename rewrites it in place, so the copy may mix two names, as any reader
+        // of `comm` may see.
+        let (pid, raw) = unsafe { ((*task).pid, (*task).comm) };
+        for (d, s) in comm.iter_mut().zip(raw.iter()) {
+            *d = *s;
+        }
+        if let Some(last) = comm.last_mut() {
+            *last = 0;
+        }
+        Self { pid, comm }
+    }
+
+    /// The task's pid.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// The task's command name, without the terminating NUL.
+    pub fn comm(&self) -> &[u8] {
+        let len = self.comm.iter().position(|&b| b == 0).unwrap_or(COMM_LEN);
+        &self.comm[..len]
+    }
+}
+
+/// Tells userspace that `dev` is wedged and how to recover it: `method` is a mask of
+/// [`wedge`] methods, in order of preference; `task` the guilty task, if known.
+///
+/// Sends a `WEDGED=<method>` uevent (with `PID=` and `TASK=` for a guilty task) on the device's
+/// node. The driver must already have stopped the device and signalled every fence; what
+/// userspace does next is documented by the driver.
+pub fn wedged_event<T: drm::Driver>(
+    dev: &drm::Device<T>,
+    method: u64,
+    task: Option<&WedgeTask>,
+) -> Result {
+    let mut info = task.map(|t| {
+        // SAFETY: `drm_wedge_task_info` is made of integers and a byte array: all zeroes is a
+        // valid value.
+        let mut info: bindings::drm_wedge_task_info = unsafe { core::mem::zeroed() };
+        info.pid = t.pid;
+        for (d, s) in info.comm.iter_mut().zip(t.comm.iter()) {
+            *d = *s as ffi::c_char;
+        }
+        info
+    });
+    let info_ptr = info
+        .as_mut()
+        .map_or(core::ptr::null_mut(), core::ptr::from_mut);
+    // SAFETY: `dev` is a valid DRM device; `info_ptr` is NULL or points to a valid
+    // `drm_wedge_task_info` that outlives the call, which only reads it.
+    to_result(unsafe {
+        bindings::drm_dev_wedged_event(dev.as_raw(), method as ffi::c_ulong, info_ptr)
+    })
+}
+
+/// Publishes `data` as a device coredump of `dev` (`/sys/class/devcoredump/devcdN/data`).
+///
+/// The dump stays until userspace reads and frees it (by writing to the `data` file), or for
+/// five minutes. While a dump of `dev` is pending, a new one is dropped, as the devcoredump
+/// class does. Drivers drop a pending dump with [`dev_coredump_put`] before their device
+/// goes.
+pub fn dev_coredump(dev: &device::Device, data: VVec<u8>) {
+    if data.is_empty() {
+        return;
+    }
+    let (ptr, len, _cap) = data.into_raw_parts();
+    // SAFETY: `dev` is a valid device. `ptr` is a `vmalloc()` allocation of at least `len`
+    // initialized bytes whose ownership passes to the devcoredump class, which frees it with
+    // `vfree()` in every case.
+    unsafe { bindings::dev_coredumpv(dev.as_raw(), ptr.cast(), len, bindings::GFP_KERNEL) };
+}
+
+/// Drops a pending device coredump of `dev`, if any.
+pub fn dev_coredump_put(dev: &device::Device) {
+    // SAFETY: `dev` is a valid device.
+    unsafe { bindings::dev_coredump_put(dev.as_raw()) };
+}
 
 /// `_IOC_NR` of `DRM_IOCTL_GET_UNIQUE` (`include/uapi/drm/drm.h`).
 const DRM_NR_GET_UNIQUE: u32 = 0x01;

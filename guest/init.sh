@@ -84,6 +84,21 @@ check)
 bench)
 	/project/run-bench.sh $nodes
 	;;
+soak)
+	# Long recovery cycles with live clients on every node (make soak); each
+	# subtest's verdict goes to /results/soak.txt.
+	for node in $nodes; do
+		for t in hang-cycles rebind-cycles; do
+			if ACCEL_DEVICE=/dev/accel/$node GAUDI_RECOVERY_CYCLES=100 \
+				GAUDI_REBIND_CYCLES=20 /project/igt/gaudi_recovery \
+				--run-subtest $t >> /results/soak.log 2>&1; then
+				echo "soak $node $t pass" >> /results/soak.txt
+			else
+				echo "soak $node $t fail" >> /results/soak.txt
+			fi
+		done
+	done
+	;;
 esac
 
 echo "accel-guest: unloading the driver"

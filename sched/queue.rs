@@ -408,6 +408,8 @@ impl<B: Backend> Inner<B> {
 struct QueueInner<B: Backend> {
     backend: B,
     config: Config,
+    /// The job timeout in microseconds: [`Config::timeout`] until [`JobQueue::set_timeout`].
+    timeout_us: AtomicU64,
     /// Set with `Inner::stopped`, for the checks that take no lock.
     closed: AtomicBool,
     /// Ordered and able to make progress under memory pressure, as the fences the work signals
@@ -505,7 +507,7 @@ impl<B: Backend> QueueInner<B> {
         }
 
         if let Some(since) = inner.head_since {
-            if Instant::<Monotonic>::now() - since >= self.config.timeout {
+            if Instant::<Monotonic>::now() - since >= self.timeout() {
                 if let Some(job) = inner.leave_hardware(0) {
                     // Banned under the lock: no other job of the entity starts from now on.
                     job.entity.banned.store(true, Ordering::Release);
@@ -592,7 +594,7 @@ impl<B: Backend> QueueInner<B> {
                     inner.running = false;
                     // Armed under the lock, before teardown can see the queue idle.
                     if let Some(since) = inner.head_since {
-                        self.arm_timeout(since + self.config.timeout);
+                        self.arm_timeout(since + self.timeout());
                     }
                     return;
                 }
@@ -691,6 +693,11 @@ impl<B: Backend> QueueInner<B> {
         }
     }
 
+    /// The job timeout.
+    fn timeout(&self) -> Delta {
+        Delta::from_micros(self.timeout_us.load(Ordering::Relaxed) as i64)
+    }
+
     fn arm_timeout(self: &Arc<Self>, deadline: Instant<Monotonic>) {
         let left = deadline - Instant::now();
         let ms = u32::try_from(left.as_millis_ceil().max(0)).unwrap_or(u32::MAX);
@@ -747,6 +754,7 @@ impl<B: Backend> JobQueue<B> {
         let inner = Arc::pin_init(
             pin_init!(QueueInner {
                 backend,
+                timeout_us: AtomicU64::new(config.timeout.as_micros_ceil().max(1) as u64),
                 config,
                 closed: AtomicBool::new(false),
                 wq,
@@ -801,6 +809,22 @@ impl<B: Backend> JobQueue<B> {
     /// Credits used by the jobs on the hardware.
     pub fn credits_in_use(&self) -> u32 {
         self.inner.inner.lock().credits_used
+    }
+
+    /// The job timeout.
+    pub fn timeout(&self) -> Delta {
+        self.inner.timeout()
+    }
+
+    /// Changes the job timeout (at least 1 ms, at most an hour). A job at the head of the
+    /// hardware queue keeps the deadline it has; the next one gets the new timeout.
+    pub fn set_timeout(&self, timeout: Delta) -> Result {
+        let us = timeout.as_micros_ceil();
+        if !(1000..=3_600_000_000).contains(&us) {
+            return Err(EINVAL);
+        }
+        self.inner.timeout_us.store(us as u64, Ordering::Relaxed);
+        Ok(())
     }
 
     /// Creates an entity with `priority`.

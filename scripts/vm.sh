@@ -7,11 +7,11 @@
 # as /results. In the bench mode it then measures the host's memcpy for
 # the report (see the end).
 #
-# Usage: vm.sh check|run|bench
+# Usage: vm.sh check|run|bench|soak
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-mode="${1:?usage: vm.sh check|run|bench}"
+mode="${1:?usage: vm.sh check|run|bench|soak}"
 BUILD="$REPO/build"
 GUEST="$BUILD/guest"
 RESULTS="$BUILD/results"
@@ -37,7 +37,9 @@ trap cleanup EXIT
 install -m 0755 "$REPO/guest/init.sh" "$ROOTFS/accel-init"
 truncate -s "$MEM" "$RAM"
 
-emu_args=(--guest-ram "$RAM")
+# The control socket takes fault-injection requests from the host
+# (gaudi-emu inject "$RUN/control.sock" DEVICE FAULT ...).
+emu_args=(--guest-ram "$RAM" --control "$RUN/control.sock")
 qemu_dev=()
 for ((i = 0; i < DEVICES; i++)); do
 	emu_args+=(--device "$RUN/dev$i.sock")

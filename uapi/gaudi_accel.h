@@ -381,6 +381,11 @@ enum drm_gaudi_ctx_state {
 	DRM_GAUDI_CTX_STATE_OK = 0,
 	/** @DRM_GAUDI_CTX_STATE_BANNED: a job failed; submits are refused. */
 	DRM_GAUDI_CTX_STATE_BANNED = 1,
+	/**
+	 * @DRM_GAUDI_CTX_STATE_WEDGED: the device is wedged: nothing runs
+	 * until the driver is rebound (see Documentation/recovery.rst).
+	 */
+	DRM_GAUDI_CTX_STATE_WEDGED = 2,
 };
 
 /*
@@ -395,6 +400,7 @@ enum drm_gaudi_ctx_state {
 #define DRM_GAUDI_ERR_BUS		6
 #define DRM_GAUDI_ERR_TPC		7
 #define DRM_GAUDI_ERR_TIMEOUT		256
+#define DRM_GAUDI_ERR_WEDGED		257
 
 /**
  * struct drm_gaudi_ctx_query - argument of %DRM_IOCTL_GAUDI_CTX_QUERY.
@@ -416,8 +422,11 @@ struct drm_gaudi_ctx_query {
 	__u64 error_packet;
 	/** @fault_access: out: 1 read, 2 write, for an MMU fault; else 0. */
 	__u32 fault_access;
-	/** @pad: must be zero. */
-	__u32 pad;
+	/**
+	 * @queue: in: must be zero; out: the hardware queue the context
+	 * runs on (the queue a fault injected for tests must name).
+	 */
+	__u32 queue;
 	/** @completed: out: sequence number of the last job that ended. */
 	__u64 completed;
 };

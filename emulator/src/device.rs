@@ -15,11 +15,13 @@ use std::{
         atomic::{fence, Ordering},
         Arc,
     },
+    time::{Duration, Instant},
 };
 
 use gaudi_hw::{mmu, queue as hwq, regs};
 
 use crate::{
+    fault::{Fault, QueueFaults},
     ivshmem,
     mem::{Dma, Mapping, SharedRam},
     queue::{Core, Irqs, Queue},
@@ -52,7 +54,10 @@ pub struct Device {
     pub shm: Arc<Mapping>,
     pub client: Option<Client>,
     ram: Arc<SharedRam>,
+    core: Arc<Core>,
     queues: Vec<Queue>,
+    /// The device is lost (injected) until then: it answers nothing.
+    lost_until: Option<Instant>,
 }
 
 /// Initialises the register file in `shm` as the device does at reset: every register zero
@@ -129,6 +134,9 @@ impl Device {
             instance,
             shm: shm.clone(),
             ram: ram.clone(),
+            faults: (0..regs::NUM_QUEUES_VALUE)
+                .map(|_| QueueFaults::new())
+                .collect(),
         });
         let queues = (0..regs::NUM_QUEUES_VALUE)
             .map(|q| Queue::new(core.clone(), q))
@@ -140,7 +148,9 @@ impl Device {
             shm,
             client: None,
             ram,
+            core,
             queues,
+            lost_until: None,
         })
     }
 
@@ -164,7 +174,89 @@ impl Device {
                 io::Error::last_os_error()
             );
         }
+        for f in &self.core.faults {
+            f.clear();
+        }
         reset_registers(&self.shm, self.instance, self.vectors as u32);
+    }
+
+    /// A device reset while a client is attached: the queues abandon their work, the device
+    /// is reset as at attach, and the queues serve the client again.
+    fn reset_attached(&mut self) {
+        for q in &self.queues {
+            q.stop();
+        }
+        self.reset();
+        if let Some(c) = &self.client {
+            for q in &self.queues {
+                q.start(c.interrupts.clone());
+            }
+        }
+    }
+
+    /// Whether the device is lost (injected) and answers nothing.
+    pub fn is_lost(&self) -> bool {
+        self.lost_until.is_some()
+    }
+
+    /// Time passes: a lost device whose time is up comes back reset, as after a slot power
+    /// cycle. Called by the server's loop at least every 200 ms.
+    pub fn tick(&mut self) {
+        if self.lost_until.is_some_and(|t| Instant::now() >= t) {
+            self.lost_until = None;
+            self.reset_attached();
+            eprintln!(
+                "gaudi-emu{}: device back after a loss, reset",
+                self.instance
+            );
+        }
+    }
+
+    /// Injects `fault` (see [`crate::fault`]). Fails with `EINVAL` for a queue the device
+    /// does not have, and with `ENODEV` while the device is lost.
+    pub fn inject(&mut self, fault: Fault) -> io::Result<()> {
+        if self.is_lost() {
+            return Err(io::Error::from_raw_os_error(libc::ENODEV));
+        }
+        if let Some(q) = fault.queue() {
+            if q >= regs::NUM_QUEUES_VALUE {
+                return Err(io::Error::from_raw_os_error(libc::EINVAL));
+            }
+        }
+        eprintln!("gaudi-emu{}: injecting {fault:?}", self.instance);
+        let shm = &self.shm;
+        match fault {
+            Fault::SpuriousIrq { queue } => {
+                self.raise(regs::vector_queue(queue) as usize)?;
+                self.raise(regs::VECTOR_ERROR as usize)?;
+            }
+            Fault::EccCorrectable { addr } | Fault::EccUncorrectable { addr } => {
+                shm.write64(regs::ECC_ADDR, u64::from(addr));
+                if matches!(fault, Fault::EccUncorrectable { .. }) {
+                    shm.add32(regs::ECC_UE_COUNT, 1);
+                    shm.or32(regs::STATUS, regs::STATUS_ERROR);
+                } else {
+                    shm.add32(regs::ECC_CE_COUNT, 1);
+                }
+                self.raise(regs::VECTOR_ERROR as usize)?;
+            }
+            Fault::DeviceLost { ms } => {
+                for q in &self.queues {
+                    q.stop();
+                }
+                // Reads of a device that fell off the bus return all ones.
+                for off in (0..regs::REGS_SIZE.min(shm.len())).step_by(4) {
+                    shm.write32(off, regs::STATUS_LOST);
+                }
+                self.lost_until = Some(Instant::now() + Duration::from_millis(u64::from(ms)));
+            }
+            _ => {
+                if let Some(f) = fault.queue().and_then(|q| self.core.faults.get(q as usize)) {
+                    f.arm(fault);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Attaches a new QEMU client: resets the device and sends the ivshmem handshake.
@@ -228,6 +320,9 @@ impl Device {
     pub fn handle_doorbell(&mut self, vector: usize, rings: u64) -> Vec<usize> {
         // Everything the guest wrote before ringing is visible from here on.
         fence(Ordering::Acquire);
+        if self.is_lost() {
+            return Vec::new();
+        }
         if vector == regs::DOORBELL_CONTROL as usize {
             return self.control_doorbell(rings);
         }
@@ -244,6 +339,42 @@ impl Device {
     /// The control doorbell: processes every control block, then counts the rings.
     fn control_doorbell(&mut self, rings: u64) -> Vec<usize> {
         let mut irqs = Vec::new();
+        // A device reset first: it clears every other request.
+        if self.shm.read32(regs::DEV_RESET) == regs::DEV_RESET_START {
+            self.reset_attached();
+            irqs.push(regs::VECTOR_CONTROL as usize);
+        }
+        for q in 0..regs::NUM_QUEUES_VALUE {
+            let request = self.shm.read32(regs::engine_reset(q));
+            if request != self.shm.read32(regs::engine_reset_ack(q)) {
+                if let Some(queue) = self.queues.get(q as usize) {
+                    queue.engine_reset();
+                }
+            }
+        }
+        let request = self.shm.read32(regs::FI_REQ);
+        if request != self.shm.read32(regs::FI_ACK) {
+            let op = self.shm.read32(regs::FI_OP);
+            let queue = self.shm.read32(regs::FI_QUEUE);
+            let arg = self.shm.read32(regs::FI_ARG);
+            let res = Fault::from_regs(op, queue, arg)
+                .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))
+                .and_then(|f| self.inject(f));
+            // A lost device acknowledges nothing.
+            if !self.is_lost() {
+                let status = match res {
+                    Ok(()) => regs::FI_STATUS_OK,
+                    Err(_) => regs::FI_STATUS_INVALID,
+                };
+                self.shm.write32(regs::FI_STATUS, status);
+                fence(Ordering::Release);
+                self.shm.write32(regs::FI_ACK, request);
+                irqs.push(regs::VECTOR_CONTROL as usize);
+            }
+        }
+        if self.is_lost() {
+            return Vec::new();
+        }
         match run_selftest(&self.shm, &mut &*self.ram) {
             None => {}
             Some(res) => {

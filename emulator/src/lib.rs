@@ -12,6 +12,7 @@
 
 pub mod device;
 pub mod engine;
+pub mod fault;
 pub mod ivshmem;
 pub mod mem;
 pub mod mme;

@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! gaudi-emu --guest-ram PATH --device SOCKET [--device SOCKET ...]
-//!           [--shm-size BYTES] [--vectors N] [--ram-size BYTES]
+//!           [--shm-size BYTES] [--vectors N] [--ram-size BYTES] [--control SOCKET]
+//! gaudi-emu inject SOCKET DEVICE FAULT [QUEUE [ARG]]
 //! gaudi-emu --bench-memcpy BYTES[,BYTES...]
 //! gaudi-emu --tsc-mhz
 //! ```
@@ -12,13 +13,17 @@
 //! Prints `gaudi-emu: ready` on stdout once every socket listens, logs to stderr, and exits
 //! with status 0 on SIGINT or SIGTERM after removing its sockets.
 //!
+//! `inject` sends a fault-injection request to a running emulator's control socket and prints
+//! its answer; it exits with status 0 if the fault was injected.
+//!
 //! `--bench-memcpy` measures the host's `memcpy` bandwidth at each size instead, the
 //! reference of the device's DMA figures in `make bench`. `--tsc-mhz` measures the host's TSC
 //! frequency, which the benchmark VM's guest is given as its own (under TCG the guest's TSC
 //! is the host's).
 
 use std::{
-    io::Write,
+    io::{Read, Write},
+    os::unix::net::UnixStream,
     path::PathBuf,
     process::ExitCode,
     sync::atomic::{AtomicBool, Ordering},
@@ -33,6 +38,8 @@ use gaudi_emu::{
 const USAGE: &str = "\
 usage: gaudi-emu --guest-ram PATH --device SOCKET [--device SOCKET ...]
                  [--shm-size BYTES] [--vectors N] [--ram-size BYTES]
+                 [--control SOCKET]
+       gaudi-emu inject SOCKET DEVICE FAULT [QUEUE [ARG]]
        gaudi-emu --bench-memcpy BYTES[,BYTES...]
        gaudi-emu --tsc-mhz
 
@@ -48,6 +55,14 @@ device instance n) and emulates a Gaudi-class accelerator behind each.
                      the driver needs 6: control, error and one per queue);
                      QEMU's vectors= property must be at least N
   --ram-size BYTES   bound DMA to this much guest RAM (default: file size)
+  --control SOCKET   unix socket taking fault-injection requests (below)
+  inject SOCKET DEVICE FAULT [QUEUE [ARG]]
+                     inject FAULT into device instance DEVICE of the emulator
+                     whose control socket is SOCKET: hang-queue Q [N],
+                     hang-engine Q [N], corrupt-completion Q, drop-irq Q [N],
+                     spurious-irq Q, ecc-correctable [ADDR],
+                     ecc-uncorrectable [ADDR], device-lost [MS]
+                     (Documentation/device-spec.rst, Fault injection)
   --bench-memcpy BYTES[,BYTES...]
                      measure the host's memcpy bandwidth at each size (the
                      median of 9 copies after one to warm up) and print a line
@@ -77,6 +92,7 @@ enum Cmd {
     Run(Config),
     BenchMemcpy(Vec<usize>),
     TscMhz,
+    Inject(PathBuf, String),
     Help,
 }
 
@@ -121,6 +137,27 @@ fn tsc_mhz() -> ExitCode {
     }
 }
 
+/// `inject`: one request to the control socket.
+fn inject(sock: &std::path::Path, request: &str) -> ExitCode {
+    let answer = UnixStream::connect(sock).and_then(|mut s| {
+        s.write_all(format!("{request}\n").as_bytes())?;
+        let mut answer = String::new();
+        s.read_to_string(&mut answer)?;
+        Ok(answer)
+    });
+    match answer {
+        Ok(a) if a.trim_end() == "ok" => ExitCode::SUCCESS,
+        Ok(a) => {
+            eprintln!("gaudi-emu inject: {}", a.trim_end());
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("gaudi-emu inject: {}: {e}", sock.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// `--bench-memcpy`: one line per size.
 fn bench_memcpy(sizes: &[usize]) {
     for &size in sizes {
@@ -142,13 +179,24 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Cmd, String> {
         sockets: Vec::new(),
         shm_size: 64 << 20,
         vectors: 8,
+        control: None,
     };
-    let mut args = args.into_iter();
+    let mut args = args.into_iter().peekable();
+    if args.peek().map(String::as_str) == Some("inject") {
+        args.next();
+        let sock = args.next().ok_or("inject needs a control socket")?;
+        let request: Vec<String> = args.collect();
+        if request.len() < 2 {
+            return Err("inject needs a device and a fault".into());
+        }
+        return Ok(Cmd::Inject(PathBuf::from(sock), request.join(" ")));
+    }
     while let Some(a) = args.next() {
         let mut val = || args.next().ok_or(format!("{a} needs a value"));
         match a.as_str() {
             "--guest-ram" => cfg.guest_ram = PathBuf::from(val()?),
             "--device" => cfg.sockets.push(PathBuf::from(val()?)),
+            "--control" => cfg.control = Some(PathBuf::from(val()?)),
             "--shm-size" => cfg.shm_size = parse_size(&val()?).ok_or("bad --shm-size")?,
             "--vectors" => cfg.vectors = val()?.parse().map_err(|_| "bad --vectors")?,
             "--ram-size" => {
@@ -204,6 +252,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Ok(Cmd::TscMhz) => return tsc_mhz(),
+        Ok(Cmd::Inject(sock, request)) => return inject(&sock, &request),
         Err(e) => {
             eprintln!("gaudi-emu: {e}\n{USAGE}");
             return ExitCode::from(2);

@@ -29,6 +29,7 @@ use gaudi_hw::{
 
 use crate::{
     engine::{self, check, quad, Fail, Stop},
+    fault::QueueFaults,
     ivshmem,
     mem::{Mapping, SharedRam},
     mme,
@@ -57,6 +58,8 @@ pub struct Core {
     /// The shared region: register file and device memory.
     pub shm: Arc<Mapping>,
     pub ram: Arc<SharedRam>,
+    /// Faults armed on each queue.
+    pub faults: Vec<QueueFaults>,
 }
 
 /// Control state of a queue thread, under [`Shared::ctl`].
@@ -69,6 +72,8 @@ struct Ctl {
     gen: u64,
     /// The thread is working for generation `gen`.
     busy: bool,
+    /// An engine reset was requested.
+    hard_reset: bool,
     exit: bool,
 }
 
@@ -115,6 +120,7 @@ impl Queue {
                 irqs: None,
                 gen: 0,
                 busy: false,
+                hard_reset: false,
                 exit: false,
             }),
             cv: Condvar::new(),
@@ -138,12 +144,24 @@ impl Queue {
         }
     }
 
+    /// An engine reset was requested: the queue abandons what it runs, even a hung engine,
+    /// and resumes at `Q_RESUME` (see [`Worker::engine_reset`]).
+    pub fn engine_reset(&self) {
+        let mut c = self.shared.lock();
+        if c.irqs.is_some() {
+            c.hard_reset = true;
+            c.kick = true;
+            self.shared.changed(&mut c);
+        }
+    }
+
     /// A client attached to the freshly reset device: from now on the queue serves it.
     pub fn start(&self, irqs: Arc<Irqs>) {
         let mut c = self.shared.lock();
         c.irqs = Some(irqs);
         c.gen += 1;
         c.kick = false;
+        c.hard_reset = false;
         self.shared.changed(&mut c);
     }
 
@@ -154,6 +172,7 @@ impl Queue {
         c.irqs = None;
         c.gen += 1;
         c.kick = false;
+        c.hard_reset = false;
         self.shared.changed(&mut c);
         while c.busy {
             c = self.shared.cv.wait(c).unwrap_or_else(|e| e.into_inner());
@@ -191,7 +210,7 @@ fn thread_main(sh: &Shared) {
         ack: 0,
     };
     loop {
-        let (irqs, seen) = {
+        let (irqs, seen, hard) = {
             let mut c = sh.lock();
             loop {
                 if c.exit {
@@ -210,7 +229,8 @@ fn thread_main(sh: &Shared) {
                             ack: 0,
                         };
                     }
-                    break (irqs, sh.events.load(Ordering::Acquire));
+                    let hard = std::mem::take(&mut c.hard_reset);
+                    break (irqs, sh.events.load(Ordering::Acquire), hard);
                 }
                 c = sh.cv.wait(c).unwrap_or_else(|e| e.into_inner());
             }
@@ -220,6 +240,7 @@ fn thread_main(sh: &Shared) {
             irqs: &irqs,
             st: &mut st,
             seen,
+            hard,
         }
         .burst();
         drop(irqs);
@@ -270,11 +291,17 @@ struct Worker<'a> {
     st: &'a mut State,
     /// `sh.events` when last looked at.
     seen: u64,
+    /// An engine reset is pending.
+    hard: bool,
 }
 
 impl Worker<'_> {
     fn shm(&self) -> &Mapping {
         &self.sh.core.shm
+    }
+
+    fn faults(&self) -> Option<&QueueFaults> {
+        self.sh.core.faults.get(self.sh.q as usize)
     }
 
     fn raise(&self, vector: u32) {
@@ -308,6 +335,11 @@ impl Worker<'_> {
         if c.exit || c.gen != self.st.gen {
             return Err(Stop::Abort);
         }
+        if std::mem::take(&mut c.hard_reset) {
+            c.kick = false;
+            self.hard = true;
+            return Err(Stop::Reset);
+        }
         if !std::mem::take(&mut c.kick) {
             return Ok(());
         }
@@ -339,7 +371,9 @@ impl Worker<'_> {
         loop {
             if std::mem::take(&mut check_reset) {
                 fence(Ordering::Acquire);
-                if self.reset_requested() {
+                if std::mem::take(&mut self.hard) {
+                    self.engine_reset();
+                } else if self.reset_requested() {
                     self.reset();
                 }
             }
@@ -436,6 +470,41 @@ impl Worker<'_> {
         self.raise(regs::vector_queue(self.sh.q));
     }
 
+    /// Handles an engine reset: abandons whatever ran (a hung engine too), forgets the error,
+    /// resumes at `Q_RESUME`, and acknowledges both the engine reset and any queue reset
+    /// request it superseded.
+    fn engine_reset(&mut self) {
+        let shm = &self.sh.core.shm;
+        let q = self.sh.q;
+        let request = shm.read32(regs::engine_reset(q));
+        self.st.ack = shm.read32(self.sh.reg(hwq::Q_RESET));
+        self.reset();
+        shm.write32(regs::engine_reset_ack(q), request);
+        eprintln!(
+            "gaudi-emu{}: queue {q}: engine reset",
+            self.sh.core.instance
+        );
+    }
+
+    /// A hang injected at this packet: the queue makes no progress and stays BUSY. A queue
+    /// reset ends a queue hang; an engine hang only ends with an engine reset (or the client).
+    fn hang(&mut self, hard: bool) -> Result<u32, Stop> {
+        eprintln!(
+            "gaudi-emu{}: queue {}: {} hung (injected)",
+            self.sh.core.instance,
+            self.sh.q,
+            if hard { "engine" } else { "queue" }
+        );
+        self.set_status(hwq::Q_STATUS_BUSY);
+        loop {
+            match self.sleep(Duration::from_millis(20)) {
+                Ok(()) => {}
+                Err(Stop::Reset) if hard && !self.hard => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Fetches and runs the packet at the head; returns its length in bytes.
     fn ring_packet(&mut self, tail: u32) -> Result<u32, Stop> {
         let sh = self.sh;
@@ -473,6 +542,9 @@ impl Worker<'_> {
     /// Fetches and runs one packet of `src` in `asid`, with `avail` bytes left in the ring
     /// or buffer; returns its length in bytes. Errors come back located.
     fn packet(&mut self, bus: &Bus, at: At) -> Result<u32, Stop> {
+        if let Some(hard) = self.faults().and_then(QueueFaults::hang_now) {
+            return self.hang(hard);
+        }
         match self.fetch_and_run(bus, at) {
             Ok(len) => {
                 self.shm().add32(regs::PKT_COUNT, 1);
@@ -559,15 +631,31 @@ impl Worker<'_> {
 
     /// FENCE: header, reserved, addr (2), value (2).
     fn fence_packet(&mut self, bus: &Bus, asid: u32, flags: u8, w: &[u32]) -> Result<(), Stop> {
-        let (addr, value) = (quad(w, 2), quad(w, 4));
+        let (addr, mut value) = (quad(w, 2), quad(w, 4));
         check(w[1] == 0 && addr % 8 == 0)?;
+        // An injected corruption hits the kernel's completion fences.
+        let completion = asid == mmu::ASID_KERNEL && flags & packet::FENCE_IRQ != 0;
+        if completion && self.faults().is_some_and(QueueFaults::corrupt_now) {
+            value = value.wrapping_add(1 << 40);
+            eprintln!(
+                "gaudi-emu{}: queue {}: completion corrupted (injected)",
+                self.sh.core.instance, self.sh.q
+            );
+        }
         // Everything before the fence is visible before its value.
         fence(Ordering::Release);
         Space::new(bus, self.shm(), asid)
             .store64(addr, value)
             .map_err(|f| Fail::fault(f, hwq::ENGINE_QUEUE))?;
         if flags & packet::FENCE_IRQ != 0 {
-            self.raise(regs::vector_queue(self.sh.q));
+            if self.faults().is_some_and(QueueFaults::drop_irq_now) {
+                eprintln!(
+                    "gaudi-emu{}: queue {}: completion interrupt lost (injected)",
+                    self.sh.core.instance, self.sh.q
+                );
+            } else {
+                self.raise(regs::vector_queue(self.sh.q));
+            }
         }
         Ok(())
     }

@@ -5,9 +5,13 @@
 //! One `poll` over every listener, every attached client's socket (readable means hang-up:
 //! QEMU never sends anything) and every doorbell eventfd, on the server's thread. Control
 //! doorbells are handled there; queue doorbells wake the queue's own thread.
+//!
+//! An optional control socket takes fault-injection requests from the host, one per
+//! connection: a line `DEVICE FAULT [QUEUE [ARG]]` (see [`crate::fault::Fault::parse`]),
+//! answered with `ok` or `error: WHY`.
 
 use std::{
-    io,
+    io::{self, BufRead, BufReader, Read, Write},
     os::fd::AsRawFd,
     os::unix::fs::{FileTypeExt, MetadataExt},
     os::unix::net::{UnixListener, UnixStream},
@@ -19,7 +23,7 @@ use std::{
     time::Duration,
 };
 
-use crate::{device::Device, ivshmem, mem::SharedRam};
+use crate::{device::Device, fault::Fault, ivshmem, mem::SharedRam};
 
 /// Configuration of a server.
 #[derive(Clone, Debug)]
@@ -34,6 +38,8 @@ pub struct Config {
     pub shm_size: usize,
     /// Doorbell and interrupt vectors per device.
     pub vectors: usize,
+    /// The control socket for fault injection from the host, if any.
+    pub control: Option<PathBuf>,
 }
 
 /// A bound listening socket, removed again on drop if it is still ours.
@@ -92,6 +98,7 @@ impl Drop for Listener {
 pub struct Server {
     devices: Vec<Device>,
     listeners: Vec<Listener>,
+    control: Option<Listener>,
     ram: Arc<SharedRam>,
 }
 
@@ -101,6 +108,7 @@ enum Source {
     Listener(usize),
     Client(usize),
     Doorbell(usize, usize),
+    Control,
 }
 
 /// How long the handshake may block on a client that does not read.
@@ -126,9 +134,11 @@ impl Server {
             )?);
             listeners.push(Listener::bind(path)?);
         }
+        let control = cfg.control.as_deref().map(Listener::bind).transpose()?;
         Ok(Self {
             devices,
             listeners,
+            control,
             ram,
         })
     }
@@ -145,9 +155,16 @@ impl Server {
         while !stop.load(Ordering::Relaxed) {
             fds.clear();
             srcs.clear();
+            for d in &mut self.devices {
+                d.tick();
+            }
             for (i, l) in self.listeners.iter().enumerate() {
                 fds.push(pollfd(l.sock.as_raw_fd()));
                 srcs.push(Source::Listener(i));
+            }
+            if let Some(l) = &self.control {
+                fds.push(pollfd(l.sock.as_raw_fd()));
+                srcs.push(Source::Control);
             }
             for (i, d) in self.devices.iter().enumerate() {
                 if let Some(c) = &d.client {
@@ -179,6 +196,7 @@ impl Server {
                         (0, Source::Doorbell(i, v)) => self.doorbell(i, v),
                         (1, Source::Client(i)) => self.client_event(i),
                         (2, Source::Listener(i)) => self.accept(i),
+                        (2, Source::Control) => self.control(),
                         _ => {}
                     }
                 }
@@ -218,6 +236,46 @@ impl Server {
                 dev.detach();
             }
         }
+    }
+
+    /// Serves one control connection: reads its request line, injects, answers.
+    fn control(&mut self) {
+        let Some(l) = &self.control else {
+            return;
+        };
+        let sock = match l.sock.accept() {
+            Ok((s, _)) => s,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) => {
+                eprintln!("gaudi-emu: control socket: {e}");
+                return;
+            }
+        };
+        let answer = match self.control_request(&sock) {
+            Ok(()) => "ok\n".to_string(),
+            Err(e) => format!("error: {e}\n"),
+        };
+        let _ = (&sock).write_all(answer.as_bytes());
+    }
+
+    fn control_request(&mut self, sock: &UnixStream) -> Result<(), String> {
+        sock.set_nonblocking(false)
+            .and_then(|()| sock.set_read_timeout(Some(SEND_TIMEOUT)))
+            .and_then(|()| sock.set_write_timeout(Some(SEND_TIMEOUT)))
+            .map_err(|e| e.to_string())?;
+        let mut line = String::new();
+        BufReader::new(sock.take(256))
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let (dev, fault) = words.split_first().ok_or("empty request")?;
+        let dev: usize = dev.parse().map_err(|_| format!("bad device `{dev}`"))?;
+        let fault = Fault::parse(fault)?;
+        let dev = self
+            .devices
+            .get_mut(dev)
+            .ok_or_else(|| format!("no device {dev}"))?;
+        dev.inject(fault).map_err(|e| e.to_string())
     }
 
     fn client_event(&mut self, i: usize) {

@@ -9,7 +9,7 @@ use core::{
 
 use kernel::{
     device::{self, Bound, Core, DeviceContext},
-    dma::Coherent,
+    dma::{Coherent, Device as _},
     drm::{
         self,
         accel::{
@@ -31,11 +31,13 @@ use crate::{
     file::FileData,
     gem::{Bo, BoStats},
     hw::regs as hwregs,
+    recovery::{DebugFs, Health},
     regs, uapi,
 };
 
-/// How long a job may run at the head of its hardware queue.
-const JOB_TIMEOUT: Delta = Delta::from_secs(10);
+/// How long a job may run at the head of its hardware queue, by default (debugfs
+/// `job_timeout_ms` changes it).
+pub(crate) const JOB_TIMEOUT_MS: u32 = 10_000;
 /// Jobs a context may have queued and not yet on the hardware.
 const CTX_DEPTH: u32 = 256;
 
@@ -88,17 +90,30 @@ pub(crate) struct GaudiRegData<'a> {
     queues: KVec<JobQueue<QueueBackend>>,
     /// Where the next context goes.
     next_queue: AtomicU32,
+    /// The job timeout the job queues have, in ms.
+    timeout_ms: AtomicU32,
 }
 
 impl GaudiRegData<'_> {
-    /// The job queue of a new context: the hardware queues take contexts in turn.
-    pub(crate) fn pick_queue(&self) -> Result<&JobQueue<QueueBackend>> {
+    /// The hardware queue and job queue of a new context: the hardware queues take contexts
+    /// in turn.
+    pub(crate) fn pick_queue(&self) -> Result<(u32, &JobQueue<QueueBackend>)> {
         let n = self.queues.len();
         if n == 0 {
             return Err(ENODEV);
         }
         let i = self.next_queue.fetch_add(1, Ordering::Relaxed) as usize % n;
-        self.queues.get(i).ok_or(ENODEV)
+        Ok((i as u32, self.queues.get(i).ok_or(ENODEV)?))
+    }
+
+    /// Gives the job queues the job timeout of the engine, if it changed (submit).
+    pub(crate) fn sync_timeout(&self) {
+        let ms = self.engine.job_timeout_ms.load(Ordering::Relaxed);
+        if self.timeout_ms.swap(ms, Ordering::AcqRel) != ms {
+            for q in self.queues.iter() {
+                let _ = q.set_timeout(Delta::from_millis(i64::from(ms)));
+            }
+        }
     }
 }
 
@@ -164,6 +179,25 @@ impl<'bound> Hw<'bound> {
             );
             return Err(ENODEV);
         }
+
+        // A device reset first, as after a function-level reset: a device that was wedged
+        // (in error, or lost and back) starts afresh, and nothing of a previous driver
+        // remains. The device is done when DEV_RESET reads 0 and STATUS READY again.
+        regs.write32(hwregs::DEV_RESET_START, hwregs::DEV_RESET);
+        let peer = regs.read32(hwregs::DOORBELL_PEER);
+        if peer <= u32::from(u16::MAX) {
+            ivshmem.write32(
+                (peer << 16) | hwregs::DOORBELL_CONTROL,
+                regs::IVSHMEM_DOORBELL,
+            );
+        }
+        poll::read_poll_timeout(
+            || Ok((regs.read32(hwregs::DEV_RESET), regs.read32(hwregs::STATUS))),
+            |(reset, status)| *reset == 0 && status & hwregs::STATUS_READY != 0,
+            Delta::from_millis(1),
+            Delta::from_secs(5),
+        )
+        .inspect_err(|_| dev_err!(pdev, "the device did not complete its reset\n"))?;
 
         let status = regs.read32(hwregs::STATUS);
         if status & hwregs::STATUS_READY == 0 || status & hwregs::STATUS_ERROR != 0 {
@@ -296,6 +330,9 @@ impl<'bound> Hw<'bound> {
 /// the jobs on them failed, then the interrupt handlers, then the interrupt vectors that the
 /// handlers' registrations borrow. The BARs are device resources, revoked after this.
 pub(crate) struct GaudiPciData<'bound> {
+    /// The heartbeat, which wedges the device when needed: stopped first.
+    health: Arc<Health>,
+    _debugfs: ManuallyDrop<DebugFs>,
     drm: ManuallyDrop<drm::Registration<'bound, GaudiDriver>>,
     engine: Arc<Engine>,
     queue_irqs: ManuallyDrop<KVec<Pin<KBox<irq::Registration<'bound, QueueIrq>>>>>,
@@ -307,10 +344,14 @@ pub(crate) struct GaudiPciData<'bound> {
 
 impl Drop for GaudiPciData<'_> {
     fn drop(&mut self) {
+        self.health.stop();
         // SAFETY: Each field is dropped exactly once, here, and not used afterwards. The order
         // is the one documented on the type: the interrupt registrations borrow `vectors`, so
         // they go before them.
-        unsafe { ManuallyDrop::drop(&mut self.drm) };
+        unsafe {
+            ManuallyDrop::drop(&mut self._debugfs);
+            ManuallyDrop::drop(&mut self.drm);
+        }
         self.engine.shutdown();
         // SAFETY: As above.
         unsafe {
@@ -343,6 +384,10 @@ impl pci::Driver for GaudiPciDriver {
     ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
         pdev.enable_device_mem()?;
         pdev.set_master();
+        // The device's DMA engine and MMU take segments of any length: without this, the DMA
+        // API limits scatterlist segments of the device to 64 KiB.
+        // SAFETY: Nothing allocates or maps DMA memory for the device yet.
+        unsafe { pdev.dma_set_max_seg_size(u32::MAX) };
 
         let ivshmem = pdev.iomap_region_sized::<{ regs::BAR_IVSHMEM_SIZE }>(
             regs::BAR_IVSHMEM,
@@ -434,7 +479,7 @@ impl pci::Driver for GaudiPciDriver {
                 name: c"gaudi-queue",
                 credits: QUEUE_DEPTH,
                 entity_depth: CTX_DEPTH,
-                timeout: JOB_TIMEOUT,
+                timeout: Delta::from_millis(i64::from(JOB_TIMEOUT_MS)),
             };
             queues.push(JobQueue::new(backend, config)?, GFP_KERNEL)?;
         }
@@ -469,12 +514,19 @@ impl pci::Driver for GaudiPciDriver {
                     engine: engine.clone(),
                     queues,
                     next_queue: AtomicU32::new(0),
+                    timeout_ms: AtomicU32::new(JOB_TIMEOUT_MS),
                 },
                 0,
             )?
         };
 
+        let debugfs = DebugFs::new(bound, &engine)?;
+        // Last: nothing fails after the heartbeat started.
+        let health = Health::start(engine.clone(), drm.device(), bound)?;
+
         Ok(GaudiPciData {
+            health,
+            _debugfs: ManuallyDrop::new(debugfs),
             drm: ManuallyDrop::new(drm),
             engine,
             queue_irqs: ManuallyDrop::new(queue_irqs),

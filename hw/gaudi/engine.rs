@@ -13,8 +13,13 @@
 //! A queue is the backend of one accel-core job queue, whose entities are the clients'
 //! contexts. `run` allocates nothing: the job brings the memory of its hardware fence, and the
 //! table of jobs on the hardware has one slot per credit.
+//!
+//! A job counts as done once its FENCE wrote the fence page and `Q_HEAD` passed it: the device
+//! moves the head past the FENCE packet only after writing its value, and a reset moves it past
+//! jobs that did not run. A fence value beyond what was submitted is a corrupted completion:
+//! it is counted and signals nothing early. Recovery beyond one queue is in `recovery.rs`.
 
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use kernel::{
     device::{Bound, Device},
@@ -25,6 +30,7 @@ use kernel::{
             queue::Backend,
         },
         vm::{Access, PageTable},
+        WedgeTask,
     },
     io::{io_read, io_write, Io},
     irq::{self, IrqReturn},
@@ -42,6 +48,7 @@ use crate::{
         queue::{self as q, queue_reg},
         regs,
     },
+    recovery::{wait_ms, Ras, Snapshot, WedgeReason},
     regs::{BAR_IVSHMEM_SIZE, IVSHMEM_DOORBELL},
 };
 
@@ -60,8 +67,10 @@ const fn kva_ring(q: u32) -> u64 {
     0x10_0000 * (q as u64 + 1)
 }
 
-/// How long the device may take to acknowledge a queue reset.
-const RESET_TIMEOUT_MS: u32 = 2000;
+/// How long the device may take to acknowledge a queue or engine reset.
+const RESET_TIMEOUT_MS: u32 = 1000;
+/// How long the device may take to acknowledge a fault-injection request.
+const INJECT_TIMEOUT_MS: u32 = 1000;
 
 /// The device's registers, reachable while it is bound (`Devres`): what may outlive the
 /// binding (client VMs' address-space ids) reaches the device through this only.
@@ -166,15 +175,21 @@ pub(crate) struct CtxState {
     /// The first failure.
     #[pin]
     pub(crate) error: SpinLockIrq<JobError>,
+    /// The task that created the context: blamed for a wedge its job causes.
+    pub(crate) task: WedgeTask,
+    /// The hardware queue the context runs on.
+    pub(crate) queue: u32,
 }
 
 impl CtxState {
-    pub(crate) fn new() -> Result<Arc<Self>> {
+    pub(crate) fn new(queue: u32) -> Result<Arc<Self>> {
         Arc::pin_init(
             pin_init!(Self {
                 banned: AtomicBool::new(false),
                 completed: AtomicU64::new(0),
                 error <- new_spinlock_irq!(JobError::default(), "gaudi_ctx_error"),
+                task: WedgeTask::current(),
+                queue,
             }),
             GFP_KERNEL,
         )
@@ -245,8 +260,10 @@ struct QueueState {
     next: u64,
     /// A timed-out job being reset off the queue: completions stop before it.
     failing: Option<u64>,
-    /// The queue was shut down: `run` fails.
-    stopped: bool,
+    /// The queue was shut down: `run` fails with this error.
+    stopped: Option<Error>,
+    /// The oldest job, when the last heartbeat found it done but not signalled.
+    beat_oldest: Option<u64>,
 }
 
 impl QueueState {
@@ -286,6 +303,7 @@ pub(crate) struct HwQueue {
     timeline: Timeline,
     shared: Arc<Shared>,
     fences: Arc<FencePage>,
+    ras: Arc<Ras>,
     #[pin]
     state: SpinLockIrq<QueueState>,
 }
@@ -296,6 +314,7 @@ impl HwQueue {
         index: u32,
         shared: Arc<Shared>,
         fences: Arc<FencePage>,
+        ras: Arc<Ras>,
     ) -> Result<Arc<Self>> {
         let ring = Coherent::zeroed_slice(dev, (RING_SIZE / 4) as usize, GFP_KERNEL)?;
         let mut jobs = KVec::with_capacity(QUEUE_DEPTH as usize, GFP_KERNEL)?;
@@ -309,6 +328,7 @@ impl HwQueue {
                 timeline: Timeline::new(c"gaudi", c"gaudi-hw-queue"),
                 shared,
                 fences,
+                ras,
                 state <- new_spinlock_irq!(
                     QueueState {
                         tail: 0,
@@ -316,7 +336,8 @@ impl HwQueue {
                         oldest: 1,
                         next: 1,
                         failing: None,
-                        stopped: false,
+                        stopped: None,
+                        beat_oldest: None,
                     },
                     "gaudi_hw_queue"
                 ),
@@ -327,6 +348,39 @@ impl HwQueue {
 
     fn reg(&self, reg: usize) -> usize {
         queue_reg(self.index, reg)
+    }
+
+    /// Index of the queue on the device.
+    pub(crate) fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// Whether the device passed job `job` of the ring, given `head`: its FENCE ran.
+    fn passed(head: u32, job: &InFlight) -> bool {
+        let done = head.wrapping_sub(job.start);
+        let len = job.end.wrapping_sub(job.start);
+        (len..=RING_SIZE).contains(&done)
+    }
+
+    /// A snapshot of the queue and of the job at its head, for the coredump of a reset.
+    fn snapshot(&self, st: &QueueState, what: &'static str, error: JobError) -> Snapshot {
+        let mut snap = Snapshot::new(what);
+        snap.queue = Some(self.index);
+        for (i, w) in snap.regs.iter_mut().enumerate() {
+            *w = self
+                .shared
+                .read32(self.reg(4 * i))
+                .unwrap_or(regs::STATUS_LOST);
+        }
+        snap.fence = self.fences.completed(self.index).unwrap_or(0);
+        snap.in_flight = st.next - st.oldest;
+        snap.error = error;
+        if let Some(job) = st.head() {
+            snap.hw_seq = st.oldest;
+            snap.ctx_seqno = job.seqno;
+            snap.task = Some(job.ctx.task);
+        }
+        snap
     }
 
     /// Writes `words` to the ring at free-running position `pos`.
@@ -388,8 +442,8 @@ impl HwQueue {
         }
         let mem = job.fence.take().ok_or(EINVAL)?;
         let mut st = self.state.lock();
-        if st.stopped {
-            return Err(ENODEV);
+        if let Some(e) = st.stopped {
+            return Err(e);
         }
         // The job queue's credits keep the table from overflowing.
         if st.next - st.oldest >= u64::from(QUEUE_DEPTH) {
@@ -439,7 +493,7 @@ impl HwQueue {
         if let Err(e) = written {
             // Only an unbound device fails here: the queue is done for. Everything on it
             // fails, in order; this job's fence too, which the job queue then ignores.
-            st.stopped = true;
+            st.stopped = Some(e);
             while let Some(job) = st.pop() {
                 job.end(Some((e, JobError::default())));
             }
@@ -448,17 +502,65 @@ impl HwQueue {
         Ok(fence)
     }
 
-    /// Signals every job the device completed. Called from the completion interrupt.
-    fn complete(&self) {
+    /// Signals every job the device completed. Called from the completion interrupt, and
+    /// wherever completions may have been missed. Returns how many jobs it signalled.
+    fn complete(&self) -> u64 {
+        // The head first: the device writes a job's fence before its head passes the job.
+        let Ok(head) = self.shared.read32(self.reg(q::Q_HEAD)) else {
+            return 0;
+        };
         let Ok(done) = self.fences.completed(self.index) else {
-            return;
+            return 0;
         };
         let mut st = self.state.lock();
+        // A value beyond every job submitted cannot be a completion.
+        let corrupt = done >= st.next;
+        let mut signalled = 0;
+        // Done is what the device passed (a reset may skip jobs that did not run) and fenced
+        // (a corrupted fence value may be ahead of the jobs that ran).
         while st.oldest < st.next && st.oldest <= done && st.failing != Some(st.oldest) {
+            match st.head() {
+                Some(job) if Self::passed(head, job) => {}
+                _ => break,
+            }
             if let Some(job) = st.pop() {
                 job.end(None);
+                signalled += 1;
             }
         }
+        st.beat_oldest = None;
+        drop(st);
+        if corrupt {
+            self.ras.corrupt_completions.fetch_add(1, Ordering::Relaxed);
+        }
+        signalled
+    }
+
+    /// The heartbeat: if the job at the head was done (passed) at the last beat already and is
+    /// still not signalled, its completion interrupt was lost; signal what is done. Returns
+    /// whether an interrupt was lost.
+    pub(crate) fn recover_lost_irq(&self) -> bool {
+        let Ok(head) = self.shared.read32(self.reg(q::Q_HEAD)) else {
+            return false;
+        };
+        let Ok(fenced) = self.fences.completed(self.index) else {
+            return false;
+        };
+        {
+            let mut st = self.state.lock();
+            let done = st.failing.is_none()
+                && st.oldest <= fenced
+                && st.head().is_some_and(|j| Self::passed(head, j));
+            if !done {
+                st.beat_oldest = None;
+                return false;
+            }
+            if st.beat_oldest != Some(st.oldest) {
+                st.beat_oldest = Some(st.oldest);
+                return false;
+            }
+        }
+        self.complete() > 0
     }
 
     /// Handles an error the device reported on this queue: the device stopped at the job that
@@ -492,48 +594,73 @@ impl HwQueue {
         if st.head().map(|j| j.start) != Some(head) || st.failing.is_some() {
             return;
         }
+        let snap = self.snapshot(&st, "queue reset after a device error", error);
         let Some(job) = st.pop() else {
             return;
         };
         let resume = job.end;
         job.end(Some((EIO, error)));
         let _ = self.request_reset(&st, resume);
+        drop(st);
+        self.ras.queue_resets.fetch_add(1, Ordering::Relaxed);
+        self.ras.record(snap);
+    }
+
+    /// Resets the queue's engines (the queue did not acknowledge its reset) and waits for the
+    /// device to acknowledge. `Q_RESUME` already says where the queue resumes.
+    fn engine_reset(&self) -> Result {
+        let shared = &self.shared;
+        let reg = regs::engine_reset(self.index);
+        let req = shared.read32(reg)?.wrapping_add(1);
+        shared.write32(reg, req)?;
+        shared.ring(regs::DOORBELL_CONTROL)?;
+        wait_ms(RESET_TIMEOUT_MS, || {
+            Ok(shared.read32(regs::engine_reset_ack(self.index))? == req)
+        })
     }
 
     /// Job `hw_seq` is at the head of the queue for too long: the device drops it and its
     /// fence signals `ETIMEDOUT` once the device acknowledged, so that nothing of the job
     /// runs any more when its memory may go.
     fn timeout(&self, hw_seq: u64) {
+        // A job whose completion interrupt was lost is done, not hung.
         self.complete();
-        {
+        let error = JobError {
+            code: crate::uapi::DRM_GAUDI_ERR_TIMEOUT,
+            ..JobError::default()
+        };
+        let (mut snap, task) = {
             let mut st = self.state.lock();
-            let end = match st.head() {
-                Some(job) if st.oldest == hw_seq && st.failing.is_none() => job.end,
+            let (end, task) = match st.head() {
+                Some(job) if st.oldest == hw_seq && st.failing.is_none() => (job.end, job.ctx.task),
                 // Completed meanwhile, or already failed.
                 _ => return,
             };
+            let snap = self.snapshot(&st, "queue reset after a timeout", error);
             st.failing = Some(hw_seq);
             if self.request_reset(&st, end).is_err() {
                 st.failing = None;
                 return;
             }
+            (snap, task)
+        };
+        if self.wait_reset().is_ok() {
+            self.ras.queue_resets.fetch_add(1, Ordering::Relaxed);
+        } else if self.engine_reset().is_ok() {
+            // The engine hung: the queue could not drop the job by itself.
+            self.ras.engine_resets.fetch_add(1, Ordering::Relaxed);
+            snap.what = "engine reset after a timeout";
+        } else {
+            // Nothing less than the whole device will do.
+            self.ras
+                .request_wedge(WedgeReason::Unresponsive, Some(task));
         }
-        if let Err(e) = self.wait_reset() {
-            pr_err!(
-                "gaudi: queue {} did not acknowledge a reset: {:?}\n",
-                self.index,
-                e
-            );
-        }
+        self.ras.record(snap);
         {
             let mut st = self.state.lock();
             st.failing = None;
             if st.oldest == hw_seq {
                 if let Some(job) = st.pop() {
-                    let error = JobError {
-                        code: crate::uapi::DRM_GAUDI_ERR_TIMEOUT,
-                        ..JobError::default()
-                    };
                     job.end(Some((ETIMEDOUT, error)));
                 }
             }
@@ -542,22 +669,25 @@ impl HwQueue {
         self.complete();
     }
 
-    /// Stops the queue for good: disables it on the device and fails every job on it.
-    pub(crate) fn shutdown(&self) {
+    /// Stops the queue for good: disables it on the device and fails every job on it with
+    /// `err`, after the device acknowledged (if `wait`: a lost device never does).
+    pub(crate) fn shutdown(&self, err: Error, wait: bool) {
         let tail = {
             let mut st = self.state.lock();
-            if st.stopped && st.oldest == st.next {
+            if st.stopped.is_some() && st.oldest == st.next {
                 return;
             }
-            st.stopped = true;
+            st.stopped = Some(err);
             let tail = st.tail;
             let _ = self.request_reset(&st, tail);
             tail
         };
-        let stopped = self
-            .shared
-            .write32(self.reg(q::Q_CTRL), 0)
-            .and_then(|()| self.wait_reset());
+        let disabled = self.shared.write32(self.reg(q::Q_CTRL), 0);
+        let stopped = if wait {
+            disabled.and_then(|()| self.wait_reset())
+        } else {
+            disabled
+        };
         if let Err(e) = stopped {
             pr_warn!(
                 "gaudi: queue {} did not stop at {:#x}: {:?}\n",
@@ -568,7 +698,15 @@ impl HwQueue {
         }
         let mut st = self.state.lock();
         while let Some(job) = st.pop() {
-            job.end(Some((ENODEV, JobError::default())));
+            let info = JobError {
+                code: if err == ENODEV {
+                    0
+                } else {
+                    crate::uapi::DRM_GAUDI_ERR_WEDGED
+                },
+                ..JobError::default()
+            };
+            job.end(Some((err, info)));
         }
     }
 }
@@ -590,7 +728,7 @@ impl Backend for QueueBackend {
     }
 
     fn stop(&self) {
-        self.queue.shutdown();
+        self.queue.shutdown(ENODEV, true);
     }
 }
 
@@ -606,23 +744,41 @@ impl irq::Handler for QueueIrq {
     }
 }
 
-/// Error interrupt: some queues stopped.
+/// Error interrupt: some queues stopped, or device memory reported an ECC error.
 pub(crate) struct ErrorIrq {
     shared: Arc<Shared>,
+    ras: Arc<Ras>,
     queues: KVec<Arc<HwQueue>>,
 }
 
 impl irq::Handler for ErrorIrq {
     fn handle(&self) -> IrqReturn {
-        let Ok(bits) = self.shared.read32(regs::ERR_QUEUES) else {
+        let shared = &self.shared;
+        let (Ok(bits), Ok(ce), Ok(ue)) = (
+            shared.read32(regs::ERR_QUEUES),
+            shared.read32(regs::ECC_CE_COUNT),
+            shared.read32(regs::ECC_UE_COUNT),
+        ) else {
             return IrqReturn::None;
         };
+        // A lost device reads all ones: the heartbeat deals with it.
+        if bits == regs::STATUS_LOST {
+            return IrqReturn::None;
+        }
+        let ecc = self.ras.ecc(ce, ue);
+        let mut queues = false;
         for queue in self.queues.iter() {
             if bits & (1 << queue.index) != 0 {
                 queue.handle_error();
+                queues = true;
             }
         }
-        IrqReturn::Handled
+        if ecc || queues {
+            IrqReturn::Handled
+        } else {
+            self.ras.spurious_irqs.fetch_add(1, Ordering::Relaxed);
+            IrqReturn::None
+        }
     }
 }
 
@@ -671,6 +827,9 @@ impl Asids {
 /// queues were stopped and every MMU context invalidated.
 pub(crate) struct Engine {
     pub(crate) shared: Arc<Shared>,
+    pub(crate) ras: Arc<Ras>,
+    /// The job timeout in ms (debugfs `job_timeout_ms`), which submits hand to the job queues.
+    pub(crate) job_timeout_ms: AtomicU32,
     pub(crate) asids: Arc<Asids>,
     pub(crate) queues: KVec<Arc<HwQueue>>,
     _fences: Arc<FencePage>,
@@ -694,11 +853,16 @@ impl Engine {
             shared.set_context(asid, None)?;
         }
         let fences = FencePage::new(dev)?;
+        let ras = Ras::new()?;
+        ras.sync_ecc(
+            shared.read32(regs::ECC_CE_COUNT)?,
+            shared.read32(regs::ECC_UE_COUNT)?,
+        );
         let mut pt = PageTable::new(dev, va_bits, pa_bits)?;
         let mut queues = KVec::new();
         for i in 0..num_queues {
             queues.push(
-                HwQueue::new(dev, i, shared.clone(), fences.clone())?,
+                HwQueue::new(dev, i, shared.clone(), fences.clone(), ras.clone())?,
                 GFP_KERNEL,
             )?;
         }
@@ -736,6 +900,8 @@ impl Engine {
         let engine = Arc::new(
             Self {
                 shared,
+                ras,
+                job_timeout_ms: AtomicU32::new(crate::driver::JOB_TIMEOUT_MS),
                 asids,
                 queues,
                 _fences: fences,
@@ -774,17 +940,47 @@ impl Engine {
         }
         Ok(ErrorIrq {
             shared: self.shared.clone(),
+            ras: self.ras.clone(),
             queues,
         })
     }
 
     /// Stops the device's queues and address spaces. Idempotent.
     pub(crate) fn shutdown(&self) {
+        self.halt(ENODEV, true);
+    }
+
+    /// Stops the device's queues, failing their jobs with `err`, and invalidates its address
+    /// spaces; waits for the device's acknowledgments if `wait`. Idempotent.
+    pub(crate) fn halt(&self, err: Error, wait: bool) {
         for queue in self.queues.iter() {
-            queue.shutdown();
+            queue.shutdown(err, wait);
         }
         for asid in 0..self.asids.count {
             let _ = self.shared.set_context(asid, None);
+        }
+    }
+
+    /// Asks the device to inject a fault (`FI_OP`, `FI_QUEUE`, `FI_ARG`) and waits for its
+    /// answer: `EINVAL` if it refused the request. A device told to get lost does not answer.
+    pub(crate) fn inject(&self, op: u32, queue: u32, arg: u32) -> Result {
+        let shared = &self.shared;
+        self.ras.check()?;
+        let req = shared.read32(regs::FI_REQ)?.wrapping_add(1);
+        shared.write32(regs::FI_OP, op)?;
+        shared.write32(regs::FI_QUEUE, queue)?;
+        shared.write32(regs::FI_ARG, arg)?;
+        shared.write32(regs::FI_REQ, req)?;
+        shared.ring(regs::DOORBELL_CONTROL)?;
+        let mut lost = false;
+        wait_ms(INJECT_TIMEOUT_MS, || {
+            lost = shared.read32(regs::STATUS)? == regs::STATUS_LOST;
+            Ok(lost || shared.read32(regs::FI_ACK)? == req)
+        })?;
+        if lost || shared.read32(regs::FI_STATUS)? == regs::FI_STATUS_OK {
+            Ok(())
+        } else {
+            Err(EINVAL)
         }
     }
 }

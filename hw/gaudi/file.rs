@@ -209,6 +209,7 @@ impl FileData {
         let this = file.inner();
         match args.op {
             uapi::DRM_GAUDI_VM_BIND_OP_MAP => {
+                reg_data.engine.ras.check()?;
                 if args.flags & !uapi::DRM_GAUDI_VM_BIND_READONLY != 0 {
                     return Err(EINVAL);
                 }
@@ -293,14 +294,16 @@ impl FileData {
     /// `DRM_IOCTL_GAUDI_CTX_QUERY`.
     pub(crate) fn ctx_query(
         _dev: &GaudiDevice<Registered>,
-        _reg_data: &GaudiRegData<'_>,
+        reg_data: &GaudiRegData<'_>,
         args: &mut uapi::drm_gaudi_ctx_query,
         file: &File,
     ) -> Result<u32> {
-        if args.flags != 0 || args.pad != 0 {
+        if args.flags != 0 || args.queue != 0 {
             return Err(EINVAL);
         }
-        file.inner().ctx(args.ctx_id)?.query(args);
+        file.inner()
+            .ctx(args.ctx_id)?
+            .query(args, reg_data.engine.ras.is_wedged());
         Ok(0)
     }
 

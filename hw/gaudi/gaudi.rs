@@ -11,6 +11,7 @@ mod driver;
 mod engine;
 mod file;
 mod gem;
+mod recovery;
 mod regs;
 mod submit;
 mod vm;

@@ -76,8 +76,10 @@ impl Ctx {
         priority: Priority,
         vm: Arc<Vm>,
     ) -> Result<Arc<Self>> {
-        let entity = reg.pick_queue()?.new_entity(priority)?;
-        let state = CtxState::new()?;
+        reg.engine.ras.check()?;
+        let (queue, jq) = reg.pick_queue()?;
+        let entity = jq.new_entity(priority)?;
+        let state = CtxState::new(queue)?;
         Arc::pin_init(
             pin_init!(Self {
                 id,
@@ -94,13 +96,15 @@ impl Ctx {
     }
 
     /// Fills in a `CTX_QUERY` result.
-    pub(crate) fn query(&self, args: &mut uapi::drm_gaudi_ctx_query) {
+    pub(crate) fn query(&self, args: &mut uapi::drm_gaudi_ctx_query, wedged: bool) {
         let banned = self
             .state
             .banned
             .load(core::sync::atomic::Ordering::Acquire);
         let error = *self.state.error.lock();
-        args.state = if banned {
+        args.state = if wedged {
+            uapi::DRM_GAUDI_CTX_STATE_WEDGED
+        } else if banned {
             uapi::DRM_GAUDI_CTX_STATE_BANNED
         } else {
             uapi::DRM_GAUDI_CTX_STATE_OK
@@ -110,6 +114,7 @@ impl Ctx {
         args.fault_addr = error.fault_addr;
         args.error_packet = error.packet;
         args.fault_access = error.access;
+        args.queue = self.state.queue;
         args.completed = self
             .state
             .completed
@@ -150,7 +155,7 @@ struct JobBo {
 /// `DRM_IOCTL_GAUDI_SUBMIT`.
 pub(crate) fn submit(
     _dev: &GaudiDevice,
-    _reg: &GaudiRegData<'_>,
+    reg: &GaudiRegData<'_>,
     args: &mut uapi::drm_gaudi_submit,
     file: &File,
 ) -> Result<u32> {
@@ -170,6 +175,8 @@ pub(crate) fn submit(
     {
         return Err(EINVAL);
     }
+    reg.engine.ras.check()?;
+    reg.sync_timeout();
     let ctx = file.inner().ctx(args.ctx_id)?;
     if ctx.state.banned.load(core::sync::atomic::Ordering::Acquire) {
         return Err(ECANCELED);

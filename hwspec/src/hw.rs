@@ -78,6 +78,41 @@ pub mod regs {
     /// Self-test status (`SELFTEST_STATUS_*`), RW, u32.
     pub const SELFTEST_STATUS: usize = 0x114;
 
+    /// Correctable device-memory (ECC) errors since reset, RO, u32.
+    pub const ECC_CE_COUNT: usize = 0x800;
+    /// Uncorrectable device-memory (ECC) errors since reset, RO, u32.
+    pub const ECC_UE_COUNT: usize = 0x804;
+    /// Device-memory offset of the last ECC error, RO, u64.
+    pub const ECC_ADDR: usize = 0x808;
+    /// Device reset, RW, u32: the driver writes [`DEV_RESET_START`] and rings the control
+    /// doorbell; the device resets and the register reads 0 again when it is done.
+    pub const DEV_RESET: usize = 0x810;
+    /// Engine reset request counter of queue `q`, RW, u32.
+    pub const fn engine_reset(q: u32) -> usize {
+        ENGINE_RESET0 + 4 * q as usize
+    }
+    /// Last engine reset request of queue `q` handled, RO, u32.
+    pub const fn engine_reset_ack(q: u32) -> usize {
+        ENGINE_RESET_ACK0 + 4 * q as usize
+    }
+    /// Engine reset request counters, one per queue, RW, u32.
+    pub const ENGINE_RESET0: usize = 0x820;
+    /// Engine reset acknowledgments, one per queue, RO, u32.
+    pub const ENGINE_RESET_ACK0: usize = 0x830;
+    /// Fault to inject (`FI_*`), RW, u32.
+    pub const FI_OP: usize = 0x840;
+    /// Queue the fault concerns, RW, u32.
+    pub const FI_QUEUE: usize = 0x844;
+    /// Argument of the fault, RW, u32.
+    pub const FI_ARG: usize = 0x848;
+    /// Fault-injection request counter, RW, u32: the driver increments it and rings the
+    /// control doorbell.
+    pub const FI_REQ: usize = 0x84c;
+    /// Last fault-injection request handled, RO, u32.
+    pub const FI_ACK: usize = 0x850;
+    /// Outcome of the last request (`FI_STATUS_*`), RO, u32.
+    pub const FI_STATUS: usize = 0x854;
+
     /// First queue register block; block `q` is at `QUEUE_BASE + q * QUEUE_STRIDE`.
     pub const QUEUE_BASE: usize = 0x200;
     /// Size of a queue register block.
@@ -91,6 +126,46 @@ pub mod regs {
     pub const STATUS_READY: u32 = 1 << 0;
     /// `STATUS`: the device is in error.
     pub const STATUS_ERROR: u32 = 1 << 1;
+    /// `STATUS` of a device that does not answer: PCIe reads of a lost device return all ones.
+    pub const STATUS_LOST: u32 = !0;
+    /// `DEV_RESET`: the driver requests a device reset.
+    pub const DEV_RESET_START: u32 = 1;
+
+    /// `FI_OP`: queue `FI_QUEUE` hangs at its `FI_ARG`-th next packet (0: the next one); a
+    /// queue reset recovers it.
+    pub const FI_HANG_QUEUE: u32 = 1;
+    /// `FI_OP`: as [`FI_HANG_QUEUE`], but the engine hangs: only an engine reset recovers it.
+    pub const FI_HANG_ENGINE: u32 = 2;
+    /// `FI_OP`: the next completion fence of queue `FI_QUEUE` writes a wrong value.
+    pub const FI_CORRUPT_COMPLETION: u32 = 3;
+    /// `FI_OP`: the next `FI_ARG` (0: one) completion interrupts of queue `FI_QUEUE` are lost.
+    pub const FI_DROP_IRQ: u32 = 4;
+    /// `FI_OP`: the completion vector of queue `FI_QUEUE` and the error vector fire with
+    /// nothing to report.
+    pub const FI_SPURIOUS_IRQ: u32 = 5;
+    /// `FI_OP`: a correctable ECC error at device-memory offset `FI_ARG`.
+    pub const FI_ECC_CORRECTABLE: u32 = 6;
+    /// `FI_OP`: an uncorrectable ECC error at device-memory offset `FI_ARG`.
+    pub const FI_ECC_UNCORRECTABLE: u32 = 7;
+    /// `FI_OP`: the device stops answering for `FI_ARG` milliseconds (0: 2000), then comes
+    /// back reset, as after a slot power cycle.
+    pub const FI_DEVICE_LOST: u32 = 8;
+    /// Fault names (as the emulator's control socket and the driver's debugfs take them) and
+    /// their `FI_OP` values.
+    pub const FAULTS: &[(&str, u32)] = &[
+        ("hang-queue", FI_HANG_QUEUE),
+        ("hang-engine", FI_HANG_ENGINE),
+        ("corrupt-completion", FI_CORRUPT_COMPLETION),
+        ("drop-irq", FI_DROP_IRQ),
+        ("spurious-irq", FI_SPURIOUS_IRQ),
+        ("ecc-correctable", FI_ECC_CORRECTABLE),
+        ("ecc-uncorrectable", FI_ECC_UNCORRECTABLE),
+        ("device-lost", FI_DEVICE_LOST),
+    ];
+    /// `FI_STATUS`: the fault was injected.
+    pub const FI_STATUS_OK: u32 = 0;
+    /// `FI_STATUS`: unknown `FI_OP` or bad `FI_QUEUE`.
+    pub const FI_STATUS_INVALID: u32 = 1;
 
     /// `SELFTEST_CTRL`: the driver requests a self-test.
     pub const SELFTEST_CTRL_START: u32 = 1;
@@ -154,6 +229,24 @@ pub mod regs {
         ("SELFTEST_PATTERN", SELFTEST_PATTERN, 8),
         ("SELFTEST_CTRL", SELFTEST_CTRL, 4),
         ("SELFTEST_STATUS", SELFTEST_STATUS, 4),
+        ("ECC_CE_COUNT", ECC_CE_COUNT, 4),
+        ("ECC_UE_COUNT", ECC_UE_COUNT, 4),
+        ("ECC_ADDR", ECC_ADDR, 8),
+        ("DEV_RESET", DEV_RESET, 4),
+        ("ENGINE_RESET0", ENGINE_RESET0, 4),
+        ("ENGINE_RESET1", ENGINE_RESET0 + 4, 4),
+        ("ENGINE_RESET2", ENGINE_RESET0 + 8, 4),
+        ("ENGINE_RESET3", ENGINE_RESET0 + 12, 4),
+        ("ENGINE_RESET_ACK0", ENGINE_RESET_ACK0, 4),
+        ("ENGINE_RESET_ACK1", ENGINE_RESET_ACK0 + 4, 4),
+        ("ENGINE_RESET_ACK2", ENGINE_RESET_ACK0 + 8, 4),
+        ("ENGINE_RESET_ACK3", ENGINE_RESET_ACK0 + 12, 4),
+        ("FI_OP", FI_OP, 4),
+        ("FI_QUEUE", FI_QUEUE, 4),
+        ("FI_ARG", FI_ARG, 4),
+        ("FI_REQ", FI_REQ, 4),
+        ("FI_ACK", FI_ACK, 4),
+        ("FI_STATUS", FI_STATUS, 4),
     ];
 }
 
@@ -798,6 +891,16 @@ mod tests {
         assert!(last_queue <= regs::CTX_BASE);
         assert!(mmu::ctx_reg(regs::NUM_ASIDS_VALUE, 0) <= regs::REGS_SIZE);
         assert!(regs::REGS_SIZE as u64 <= regs::DRAM_OFFSET_VALUE);
+    }
+
+    #[test]
+    fn faults_match_the_spec() {
+        let spec = include_str!("../../Documentation/device-spec.rst");
+        let table = &spec[spec.find(".. fault-table").expect("fault table")..];
+        for &(name, op) in regs::FAULTS {
+            let row = std::format!("{op:<7}{name:<21}");
+            assert!(table.contains(&row), "spec has no fault row `{row}`");
+        }
     }
 
     #[test]

@@ -75,6 +75,8 @@ pub const DRM_GAUDI_SUBMIT_MAX_SYNCS: u32 = 256;
 pub const DRM_GAUDI_CTX_STATE_OK: u32 = 0;
 /// `DRM_GAUDI_CTX_STATE_BANNED`: a job failed; submits are refused.
 pub const DRM_GAUDI_CTX_STATE_BANNED: u32 = 1;
+/// `DRM_GAUDI_CTX_STATE_WEDGED`: the device is wedged; nothing runs until it is rebound.
+pub const DRM_GAUDI_CTX_STATE_WEDGED: u32 = 2;
 /// `DRM_GAUDI_ERR_NONE`.
 pub const DRM_GAUDI_ERR_NONE: u32 = 0;
 /// `DRM_GAUDI_ERR_BAD_OPCODE`.
@@ -91,6 +93,8 @@ pub const DRM_GAUDI_ERR_BUS: u32 = 6;
 pub const DRM_GAUDI_ERR_TPC: u32 = 7;
 /// `DRM_GAUDI_ERR_TIMEOUT`: the job exceeded its time.
 pub const DRM_GAUDI_ERR_TIMEOUT: u32 = 256;
+/// `DRM_GAUDI_ERR_WEDGED`: the job was failed when the device was wedged.
+pub const DRM_GAUDI_ERR_WEDGED: u32 = 257;
 
 /// Encodes an ioctl request number the way `asm-generic/ioctl.h` does.
 pub const fn ioc(dir: u32, ty: u32, nr: u32, size: usize) -> u32 {
@@ -253,7 +257,7 @@ pub struct drm_gaudi_ctx_query {
     pub fault_addr: u64,
     pub error_packet: u64,
     pub fault_access: u32,
-    pub pad: u32,
+    pub queue: u32,
     pub completed: u64,
 }
 

@@ -65,6 +65,10 @@ pub struct ContextState {
     pub fault_access: u32,
     /// Sequence number of the last job of the context that ended.
     pub completed: u64,
+    /// The device is wedged: nothing runs until the driver is rebound.
+    pub wedged: bool,
+    /// The hardware queue the context runs on.
+    pub queue: u32,
 }
 
 impl From<drm_gaudi_ctx_query> for ContextState {
@@ -77,6 +81,8 @@ impl From<drm_gaudi_ctx_query> for ContextState {
             error_packet: q.error_packet,
             fault_access: q.fault_access,
             completed: q.completed,
+            wedged: q.state == uapi::DRM_GAUDI_CTX_STATE_WEDGED,
+            queue: q.queue,
         }
     }
 }
