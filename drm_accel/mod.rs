@@ -90,12 +90,13 @@ impl WedgeTask {
         let task = Task::current_raw();
         let mut comm = [0u8; COMM_LEN];
         // SAFETY: `current` is a valid task for the duration of this call, and its `pid` does
-        // not change. `comm` is a `TASK_COMM_LEN` array that is always NUL-terminated; a
-        // concurrent rename rewrites it in place, so the copy may mix two names, as any reader
-        // of `comm` may see.
-        let (pid, raw) = unsafe { ((*task).pid, (*task).comm) };
-        for (d, s) in comm.iter_mut().zip(raw.iter()) {
-            *d = *s;
+        // not change.
+        let pid = unsafe { (*task).pid };
+        for (i, d) in comm.iter_mut().enumerate() {
+            // SAFETY: `comm` is a `TASK_COMM_LEN` array of the valid task; a concurrent rename
+            // rewrites it in place, so each byte is read once, as `READ_ONCE()` would (the copy
+            // may mix two names, as any reader of `comm` may see).
+            *d = unsafe { core::ptr::read_volatile((&raw const (*task).comm).cast::<u8>().add(i)) };
         }
         if let Some(last) = comm.last_mut() {
             *last = 0;

@@ -816,8 +816,9 @@ impl<B: Backend> JobQueue<B> {
         self.inner.timeout()
     }
 
-    /// Changes the job timeout (at least 1 ms, at most an hour). A job at the head of the
-    /// hardware queue keeps the deadline it has; the next one gets the new timeout.
+    /// Changes the job timeout (at least 1 ms, at most an hour). It applies to the job at the
+    /// head of the hardware queue too, from the next time the queue looks at it (at the latest
+    /// when the timer armed with the old timeout fires).
     pub fn set_timeout(&self, timeout: Delta) -> Result {
         let us = timeout.as_micros_ceil();
         if !(1000..=3_600_000_000).contains(&us) {

@@ -68,7 +68,7 @@ const fn kva_ring(q: u32) -> u64 {
 }
 
 /// How long the device may take to acknowledge a queue or engine reset.
-const RESET_TIMEOUT_MS: u32 = 1000;
+const RESET_TIMEOUT_MS: u32 = 2000;
 /// How long the device may take to acknowledge a fault-injection request.
 const INJECT_TIMEOUT_MS: u32 = 1000;
 
@@ -355,11 +355,12 @@ impl HwQueue {
         self.index
     }
 
-    /// Whether the device passed job `job` of the ring, given `head`: its FENCE ran.
+    /// Whether the device reached the FENCE of job `job` of the ring, given `head`: its
+    /// command buffer (the INDIRECT) completed. The device raises the completion interrupt once
+    /// the FENCE wrote its value, which may be before the head moved past the FENCE.
     fn passed(head: u32, job: &InFlight) -> bool {
         let done = head.wrapping_sub(job.start);
-        let len = job.end.wrapping_sub(job.start);
-        (len..=RING_SIZE).contains(&done)
+        (u32::from(INDIRECT_LEN) * 4..=RING_SIZE).contains(&done)
     }
 
     /// A snapshot of the queue and of the job at its head, for the coredump of a reset.
@@ -590,6 +591,10 @@ impl HwQueue {
         // Jobs that completed before the failure are not the guilty one.
         self.complete();
         let mut st = self.state.lock();
+        // A stopped queue's jobs are failed by `shutdown`.
+        if st.stopped.is_some() {
+            return;
+        }
         // A second report of the same stop finds the next job at the head and does nothing.
         if st.head().map(|j| j.start) != Some(head) || st.failing.is_some() {
             return;
@@ -631,6 +636,9 @@ impl HwQueue {
         };
         let (mut snap, task) = {
             let mut st = self.state.lock();
+            if st.stopped.is_some() {
+                return;
+            }
             let (end, task) = match st.head() {
                 Some(job) if st.oldest == hw_seq && st.failing.is_none() => (job.end, job.ctx.task),
                 // Completed meanwhile, or already failed.
@@ -651,7 +659,12 @@ impl HwQueue {
             self.ras.engine_resets.fetch_add(1, Ordering::Relaxed);
             snap.what = "engine reset after a timeout";
         } else {
-            // Nothing less than the whole device will do.
+            // Nothing less than the whole device will do. The engine may still run the job:
+            // before its memory may go, the queue stops and no address space is valid any more.
+            let _ = self.shared.write32(self.reg(q::Q_CTRL), 0);
+            for asid in 0..regs::NUM_ASIDS_VALUE {
+                let _ = self.shared.set_context(asid, None);
+            }
             self.ras
                 .request_wedge(WedgeReason::Unresponsive, Some(task));
         }
@@ -665,8 +678,10 @@ impl HwQueue {
                 }
             }
         }
-        // Jobs after it may have completed while completions stopped before it.
+        // Jobs after it may have completed while completions stopped before it, and the next
+        // one may have failed meanwhile (an error report that found the reset in progress).
         self.complete();
+        self.handle_error();
     }
 
     /// Stops the queue for good: disables it on the device and fails every job on it with
@@ -953,11 +968,13 @@ impl Engine {
     /// Stops the device's queues, failing their jobs with `err`, and invalidates its address
     /// spaces; waits for the device's acknowledgments if `wait`. Idempotent.
     pub(crate) fn halt(&self, err: Error, wait: bool) {
-        for queue in self.queues.iter() {
-            queue.shutdown(err, wait);
-        }
+        // No address space first: whatever the queues still run reaches no memory once its
+        // job's fence signals.
         for asid in 0..self.asids.count {
             let _ = self.shared.set_context(asid, None);
+        }
+        for queue in self.queues.iter() {
+            queue.shutdown(err, wait);
         }
     }
 

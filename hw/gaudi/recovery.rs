@@ -190,13 +190,22 @@ impl Ras {
 
     /// Asks the heartbeat to wedge the device; callable in any context.
     pub(crate) fn request_wedge(&self, reason: WedgeReason, task: Option<WedgeTask>) {
+        // The task is published with the reason, under the lock the heartbeat takes it under.
+        let mut t = self.wedge_task.lock();
         if self
             .wedge_request
             .compare_exchange(0, reason as u32, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
         {
-            *self.wedge_task.lock() = task;
+            *t = task;
         }
+    }
+
+    /// The requested wedge, if any, with its task.
+    fn wedge_requested(&self) -> Option<(WedgeReason, Option<WedgeTask>)> {
+        let mut t = self.wedge_task.lock();
+        let reason = WedgeReason::from_u32(self.wedge_request.load(Ordering::Acquire))?;
+        Some((reason, t.take()))
     }
 
     /// Records a reset for the coredump; the first one not yet written wins, as the devcoredump
@@ -338,6 +347,9 @@ impl Health {
     /// yet read goes.
     pub(crate) fn stop(&self) {
         self.stopping.store(true, Ordering::Release);
+        // A beat that started before `stopping` was set re-arms itself once: the second flush
+        // runs that one at once, and it sees `stopping`.
+        self.beat.flush();
         self.beat.flush();
         accel::dev_coredump_put(&self.dev);
     }
@@ -351,16 +363,13 @@ impl Health {
                 Err(_) => return,
                 Ok(regs::STATUS_LOST) => self.wedge(WedgeReason::Lost, None),
                 Ok(status) if status & regs::STATUS_ERROR != 0 => {
-                    let reason = WedgeReason::from_u32(ras.wedge_request.load(Ordering::Acquire))
-                        .unwrap_or(WedgeReason::DeviceError);
-                    let task = ras.wedge_task.lock().take();
+                    let (reason, task) = ras
+                        .wedge_requested()
+                        .unwrap_or((WedgeReason::DeviceError, None));
                     self.wedge(reason, task);
                 }
                 Ok(_) => {
-                    if let Some(reason) =
-                        WedgeReason::from_u32(ras.wedge_request.load(Ordering::Acquire))
-                    {
-                        let task = ras.wedge_task.lock().take();
+                    if let Some((reason, task)) = ras.wedge_requested() {
                         self.wedge(reason, task);
                     }
                 }

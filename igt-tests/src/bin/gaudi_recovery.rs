@@ -34,7 +34,7 @@ use gaudi::{
 
 const P: u64 = uapi::DRM_GAUDI_VM_PAGE_SIZE;
 /// The job timeout the hang subtests set (the default is 10 s).
-const TIMEOUT_MS: u32 = 2000;
+const TIMEOUT_MS: u32 = 3000;
 /// sysfs directory of the gaudi PCI driver.
 const PCI_DRIVER: &str = "/sys/bus/pci/drivers/gaudi";
 
@@ -715,9 +715,9 @@ fn main() {
         });
         t.subtest("device-lost-wedge", || {
             wedge(
-                "device-lost 1000",
+                "device-lost 3000",
                 "device lost",
-                Duration::from_millis(2000),
+                Duration::from_millis(4500),
             )
         });
         t.subtest("rebind-cycles", rebind_cycles);
