@@ -250,7 +250,16 @@ impl InFlight {
     }
 }
 
+/// The memory the device reaches for a queue: its ring and the fence page. It belongs to the
+/// binding: freed when the queue is shut down, even if contexts keep the queue's backend.
+struct QueueMem {
+    ring: Coherent<[u32]>,
+    fences: Arc<FencePage>,
+}
+
 struct QueueState {
+    /// The ring and fence page, until the queue is shut down.
+    mem: Option<QueueMem>,
     /// Ring bytes written (free-running), the value of `Q_TAIL`.
     tail: u32,
     /// Jobs on the hardware, at index `hw seqno % QUEUE_DEPTH`.
@@ -299,10 +308,8 @@ impl QueueState {
 #[pin_data]
 pub(crate) struct HwQueue {
     index: u32,
-    ring: Coherent<[u32]>,
     timeline: Timeline,
     shared: Arc<Shared>,
-    fences: Arc<FencePage>,
     ras: Arc<Ras>,
     #[pin]
     state: SpinLockIrq<QueueState>,
@@ -324,13 +331,12 @@ impl HwQueue {
         Arc::pin_init(
             pin_init!(Self {
                 index,
-                ring,
                 timeline: Timeline::new(c"gaudi", c"gaudi-hw-queue"),
                 shared,
-                fences,
                 ras,
                 state <- new_spinlock_irq!(
                     QueueState {
+                        mem: Some(QueueMem { ring, fences }),
                         tail: 0,
                         jobs,
                         oldest: 1,
@@ -373,7 +379,11 @@ impl HwQueue {
                 .read32(self.reg(4 * i))
                 .unwrap_or(regs::STATUS_LOST);
         }
-        snap.fence = self.fences.completed(self.index).unwrap_or(0);
+        snap.fence = st
+            .mem
+            .as_ref()
+            .and_then(|m| m.fences.completed(self.index).ok())
+            .unwrap_or(0);
         snap.in_flight = st.next - st.oldest;
         snap.error = error;
         if let Some(job) = st.head() {
@@ -385,13 +395,31 @@ impl HwQueue {
     }
 
     /// Writes `words` to the ring at free-running position `pos`.
-    fn write_ring(&self, pos: u32, words: &[u32]) -> Result {
+    fn write_ring(st: &QueueState, pos: u32, words: &[u32]) -> Result {
+        let ring = &st.mem.as_ref().ok_or(ENODEV)?.ring;
         let len = (RING_SIZE / 4) as usize;
         for (i, &w) in words.iter().enumerate() {
             let idx = ((pos / 4) as usize + i) % len;
-            io_write!(self.ring, [try: idx], w);
+            io_write!(ring, [try: idx], w);
         }
         Ok(())
+    }
+
+    /// The DMA address of the ring, while the queue has it.
+    fn ring_dma(&self) -> Result<u64> {
+        Ok(self
+            .state
+            .lock()
+            .mem
+            .as_ref()
+            .ok_or(ENODEV)?
+            .ring
+            .dma_address())
+    }
+
+    /// The completed sequence number on the fence page; the caller holds `state`.
+    fn fenced(&self, st: &QueueState) -> Option<u64> {
+        st.mem.as_ref()?.fences.completed(self.index).ok()
     }
 
     /// Asks the device to drop what the queue is doing and resume at `resume`. The caller
@@ -483,8 +511,7 @@ impl HwQueue {
             });
         }
         job.hw_seq = seq;
-        let written = self
-            .write_ring(start, &words)
+        let written = Self::write_ring(&st, start, &words)
             .and_then(|()| {
                 // The packets must be in memory before the device sees the new tail.
                 core::sync::atomic::fence(Ordering::Release);
@@ -510,10 +537,10 @@ impl HwQueue {
         let Ok(head) = self.shared.read32(self.reg(q::Q_HEAD)) else {
             return 0;
         };
-        let Ok(done) = self.fences.completed(self.index) else {
+        let mut st = self.state.lock();
+        let Some(done) = self.fenced(&st) else {
             return 0;
         };
-        let mut st = self.state.lock();
         // A value beyond every job submitted cannot be a completion.
         let corrupt = done >= st.next;
         let mut signalled = 0;
@@ -544,11 +571,11 @@ impl HwQueue {
         let Ok(head) = self.shared.read32(self.reg(q::Q_HEAD)) else {
             return false;
         };
-        let Ok(fenced) = self.fences.completed(self.index) else {
-            return false;
-        };
         {
             let mut st = self.state.lock();
+            let Some(fenced) = self.fenced(&st) else {
+                return false;
+            };
             let done = st.failing.is_none()
                 && st.oldest <= fenced
                 && st.head().is_some_and(|j| Self::passed(head, j));
@@ -690,6 +717,9 @@ impl HwQueue {
         let tail = {
             let mut st = self.state.lock();
             if st.stopped.is_some() && st.oldest == st.next {
+                let mem = st.mem.take();
+                drop(st);
+                drop(mem);
                 return;
             }
             st.stopped = Some(err);
@@ -712,6 +742,7 @@ impl HwQueue {
             );
         }
         let mut st = self.state.lock();
+        let mem = st.mem.take();
         while let Some(job) = st.pop() {
             let info = JobError {
                 code: if err == ENODEV {
@@ -723,6 +754,9 @@ impl HwQueue {
             };
             job.end(Some((err, info)));
         }
+        drop(st);
+        // The device does not reach the ring and the fence page any more.
+        drop(mem);
     }
 }
 
@@ -894,7 +928,7 @@ impl Engine {
             for queue in queues.iter() {
                 pt.map(
                     kva_ring(queue.index),
-                    queue.ring.dma_address(),
+                    queue.ring_dma()?,
                     u64::from(RING_SIZE),
                     Access::ReadOnly,
                 )?;
