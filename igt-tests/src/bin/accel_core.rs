@@ -127,7 +127,8 @@ fn main() {
         });
 
         t.subtest("get-unique", || {
-            // drm_getunique() dereferences the master, which accel files do not have.
+            // Accel files have no master; drm_getunique() dereferenced it before the DRM core
+            // fix in kernel/patches/0002-*.patch.
             let f = open_raw().map_err(|e| igt::fail!("open: {e}"))?;
             let mut buf = [0u8; 64];
             let mut u = DrmUnique {
@@ -137,7 +138,7 @@ fn main() {
             igt::assert_eq!(ioctl_errno(f.as_fd(), GET_UNIQUE, &mut u), libc::EOPNOTSUPP);
             let mut u = DrmUnique::default();
             igt::assert_eq!(ioctl_errno(f.as_fd(), GET_UNIQUE, &mut u), libc::EOPNOTSUPP);
-            // The 32-bit layout of the request is filtered as well.
+            // The 32-bit layout of the request (struct drm_unique with 32-bit pointers) as well.
             let mut u32_req = [0u32; 2];
             let req = ioc(RW, DRM, 0x01, 8);
             igt::assert_eq!(ioctl_errno(f.as_fd(), req, &mut u32_req), libc::EOPNOTSUPP);
