@@ -9,7 +9,7 @@ use core::{
 
 use kernel::{
     device::{self, Bound, Core, DeviceContext},
-    dma::Coherent,
+    dma::{Coherent, Device as _},
     drm::{
         self,
         accel::{
@@ -343,6 +343,11 @@ impl pci::Driver for GaudiPciDriver {
     ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
         pdev.enable_device_mem()?;
         pdev.set_master();
+        // The device's MMU maps page by page, so a scatterlist segment may be of any length;
+        // the DMA layer's default limit (64 KiB) would make every larger segment of a shmem
+        // object a DMA-API violation.
+        // SAFETY: Probe runs before anything maps or allocates DMA memory for the device.
+        unsafe { pdev.dma_set_max_seg_size(u32::MAX) };
 
         let ivshmem = pdev.iomap_region_sized::<{ regs::BAR_IVSHMEM_SIZE }>(
             regs::BAR_IVSHMEM,
