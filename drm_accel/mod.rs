@@ -73,7 +73,7 @@ pub(crate) const fn create_fops(owner: *mut bindings::module) -> bindings::file_
     fops
 }
 
-#[kunit_tests(rust_drm_accel)]
+#[macros::kunit_tests(rust_drm_accel)]
 mod tests {
     use super::*;
     use crate::ffi;
