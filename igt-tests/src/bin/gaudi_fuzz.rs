@@ -148,8 +148,11 @@ fn campaign() -> igt::Result {
         shared.iter().any(|s| s.node == 2),
         "no vgem device (CONFIG_DRM_VGEM)"
     );
-    let workers_total = THREADS + 2 * CHILDREN + 1;
-    let per_worker = calls.div_ceil(workers_total).max(1);
+    // Shares of per_worker calls: a full one for each parent thread and each child's new
+    // worker, half of one for each child's inherited worker, one for the late forks (half in
+    // the parent, half in the children).
+    let shares = 2 * THREADS + 3 * CHILDREN + 2;
+    let per_worker = (2 * calls).div_ceil(shares).max(1);
     let new_worker =
         |id: u64| Worker::new(seed, id, shared.clone()).map_err(|e| igt::fail!("worker {id}: {e}"));
 
@@ -162,6 +165,8 @@ fn campaign() -> igt::Result {
         let shared = shared.clone();
         let inherited = &mut first;
         children.push(fork_child(move || {
+            // Only what the child does counts here: the parent counts the rest.
+            inherited.stats = Stats::default();
             inherited.touch_maps();
             let mut mine = vec![];
             if let Ok(w) = Worker::new(seed, 100 + c, shared) {
@@ -201,22 +206,11 @@ fn campaign() -> igt::Result {
         run(&mut late, per_worker / (2 * LATE_FORKS));
         let w = &mut late;
         let (pid, rx) = fork_child(move || {
-            let before = w.stats.clone();
+            w.stats = Stats::default();
             w.touch_maps();
             run(w, per_worker / (2 * LATE_FORKS));
             w.touch_maps();
-            let mut mine = w.stats.clone();
-            // Only what the child did.
-            for (name, m) in &before.calls {
-                if let Some(cm) = mine.calls.get_mut(name) {
-                    for (e, n) in m {
-                        if let Some(x) = cm.get_mut(e) {
-                            *x -= n;
-                        }
-                    }
-                }
-            }
-            mine
+            w.stats.clone()
         })?;
         let mut child = reap(pid, rx)?;
         child.record("fork", 0);
