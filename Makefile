@@ -7,6 +7,8 @@
 #                check runs it first)
 #   make manifest  the expected-results manifest against the test binaries'
 #                own --list-subtests (make check runs it before the VM)
+#   make fuzz    a long fuzzing campaign in the VM (FUZZ_CALLS, default
+#                1000000; FUZZ_SEED); fails on any kernel report
 #
 # Everything expensive is cached in $(ACCEL_CACHE) (default
 # /var/cache/rust-accel): toolchain stamps, the kernel tree and its build,
@@ -23,14 +25,15 @@ BUILD := $(CURDIR)/build
 GUEST := $(BUILD)/guest
 RELEASE := $(CARGO_TARGET_DIR)/release
 
-IGT_BINS := accel_core gaudi_query gaudi_gem gaudi_prime accel_syncobj gaudi_vm gaudi_exec gaudi_recovery
+IGT_BINS := accel_core gaudi_query gaudi_gem gaudi_prime accel_syncobj gaudi_vm gaudi_exec gaudi_recovery \
+	gaudi_fuzz gaudi_faults gaudi_races
 # What a run must show: every test binary with its subtests, the KUnit suites, the allowed
 # skips and log lines. The guest runs what it lists; igt-summary judges the run against it.
 EXPECTED := igt-tests/expected.txt
 ROOTFS := $(ACCEL_CACHE)/rootfs
 # IGT-protocol tests in C (igt-tests/c/NAME.c with the protocol in igt_c.c): against Debian's
 # libdrm, and against our libgaudi through its pkg-config file.
-C_IGT_BINS := gaudi_prime_c gaudi_exec_c
+C_IGT_BINS := gaudi_prime_c gaudi_exec_c gaudi_compat32
 C_IGT := $(foreach b,$(C_IGT_BINS),$(BUILD)/c/$(b))
 C_IGT_COMMON := igt-tests/c/igt_c.c igt-tests/c/igt_c.h
 
@@ -45,7 +48,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 PKG_GAUDI := PKG_CONFIG_PATH=$(PKGCONFIG) pkg-config
 
 .PHONY: all setup kernel module userspace libgaudi c-tests guest host-tests manifest run check \
-	bench soak style style-static clippy clean
+	bench soak fuzz style style-static clippy clean
 
 all: guest
 
@@ -88,6 +91,14 @@ $(BUILD)/c/gaudi_exec_c: igt-tests/c/gaudi_exec_c.c $(C_IGT_COMMON) userspace/in
 	@mkdir -p $(@D)
 	@$(CC) -O2 -Wall -Werror $$($(PKG_GAUDI) --cflags gaudi) -o $@ $< igt-tests/c/igt_c.c \
 		-Wl,-rpath,'$$ORIGIN/../lib' $$($(PKG_GAUDI) --libs gaudi)
+
+# The 32-bit client: static (the guest has no 32-bit libraries), raw ioctls, libdrm's
+# headers only.
+$(BUILD)/c/gaudi_compat32: igt-tests/c/gaudi_compat32.c $(C_IGT_COMMON) uapi/gaudi_accel.h | setup
+	@echo ">>> building gaudi_compat32 (cc -m32 -static)" >&2
+	@mkdir -p $(@D)
+	@$(CC) -m32 -static -O2 -Wall -Werror $$(pkg-config --cflags libdrm) -I uapi -o $@ $< \
+		igt-tests/c/igt_c.c
 
 guest: module userspace libgaudi c-tests
 	@rm -rf $(GUEST) && mkdir -p $(GUEST)/bin $(GUEST)/igt $(GUEST)/lib $(BUILD)/bin
@@ -155,6 +166,17 @@ bench: guest
 	@scripts/vm.sh bench
 	@scripts/bench-report.sh $(BUILD)/results/bench.txt
 	@$(BUILD)/bin/igt-summary --kernel-log $(BUILD)/results/dmesg.txt
+
+# The campaign's figures (calls, rate, requests, errnos) from results/fuzz.txt, then the
+# kernel log, kmemleak and the guest's record judged as in make check.
+fuzz: guest
+	@VM_TIMEOUT=$${VM_TIMEOUT:-86400} scripts/vm.sh fuzz
+	@grep '^gaudi_fuzz: [rs]' $(BUILD)/results/fuzz.txt || true
+	@grep -q 'campaign: SUCCESS' $(BUILD)/results/fuzz.txt || \
+		{ tail -n 30 $(BUILD)/results/fuzz.txt; echo "make fuzz: the campaign failed" >&2; exit 1; }
+	@$(BUILD)/bin/igt-summary --kernel-log $(BUILD)/results/dmesg.txt \
+		--kmemleak $(BUILD)/results/kmemleak.txt --guest-failure $(BUILD)/results/failure \
+		--guest-status $(BUILD)/results/guest-status
 
 clean:
 	rm -rf $(BUILD) $(CARGO_TARGET_DIR)

@@ -14,14 +14,11 @@
 //!
 //! # Clients without a master
 //!
-//! Accel files have no `drm_master`: `drm_file::master` stays NULL for their whole life. A few
-//! legacy core ioctls carry no permission flag and dereference the master unconditionally
-//! (`DRM_IOCTL_GET_UNIQUE` in `drm_getunique()` and `DRM_IOCTL_GET_MAGIC` in `drm_getmagic()`),
-//! so any unprivileged client of an accel node could oops the kernel with them. The accel file
-//! operations filter these requests before they reach `drm_ioctl()` and fail them with
-//! `EOPNOTSUPP`: an accel node has no bus id and no authentication. The other master ioctls are
-//! safe on accel files (`SET_MASTER` fails with `EINVAL` or `EACCES`, `DROP_MASTER` with
-//! `EINVAL`, `AUTH_MAGIC` with `EACCES`) and are passed through.
+//! Accel files have no `drm_master`: `drm_file::master` stays NULL for their whole life. The
+//! legacy core ioctls that need one fail cleanly on them: `GET_UNIQUE` and `GET_MAGIC` with
+//! `EOPNOTSUPP` (an accel node has no bus id and no authentication; before the DRM core fix
+//! in `kernel/patches/0002-*.patch` both dereferenced the NULL master), `SET_MASTER` with
+//! `EINVAL` or `EACCES`, `DROP_MASTER` with `EINVAL`, `AUTH_MAGIC` with `EACCES`.
 //!
 //! # Driver ioctls
 //!
@@ -58,9 +55,7 @@ pub mod sched;
 #[cfg(CONFIG_RUST_DRM_ACCEL_VM)]
 pub mod vm;
 
-use crate::{
-    alloc::VVec, bindings, device, drm, error::to_result, ffi, ioctl, prelude::*, task::Task, uapi,
-};
+use crate::{alloc::VVec, bindings, device, drm, error::to_result, ffi, prelude::*, task::Task};
 
 /// Recovery methods of a wedged device, `DRM_WEDGE_RECOVERY_*` in `include/drm/drm_device.h`.
 pub mod wedge {
@@ -170,75 +165,20 @@ pub fn dev_coredump_put(dev: &device::Device) {
     unsafe { bindings::dev_coredump_put(dev.as_raw()) };
 }
 
-/// `_IOC_NR` of `DRM_IOCTL_GET_UNIQUE` (`include/uapi/drm/drm.h`).
-const DRM_NR_GET_UNIQUE: u32 = 0x01;
-/// `_IOC_NR` of `DRM_IOCTL_GET_MAGIC` (`include/uapi/drm/drm.h`).
-const DRM_NR_GET_MAGIC: u32 = 0x02;
-/// `_IOC_TYPE` of the core DRM ioctls.
-const DRM_IOCTL_BASE: u32 = uapi::DRM_IOCTL_BASE as u32;
-
-/// Returns whether `cmd` is a core DRM ioctl that needs the file's master.
-///
-/// Only the number and type of the request are compared, so both the native and the 32-bit
-/// compat encodings of the request match.
-pub const fn needs_master(cmd: u32) -> bool {
-    ioctl::_IOC_TYPE(cmd) == DRM_IOCTL_BASE
-        && matches!(ioctl::_IOC_NR(cmd), DRM_NR_GET_UNIQUE | DRM_NR_GET_MAGIC)
-}
-
-/// `file_operations::unlocked_ioctl` of accel nodes.
-///
-/// # Safety
-///
-/// Called by the VFS only, with a `filp` of an open accel node.
-unsafe extern "C" fn accel_ioctl(
-    filp: *mut bindings::file,
-    cmd: ffi::c_uint,
-    arg: ffi::c_ulong,
-) -> ffi::c_long {
-    if needs_master(cmd) {
-        return EOPNOTSUPP.to_errno() as ffi::c_long;
-    }
-
-    // SAFETY: The arguments are the ones the VFS passed to us for an open DRM file, which is
-    // what `drm_ioctl()` expects.
-    unsafe { bindings::drm_ioctl(filp, cmd, arg) }
-}
-
-/// `file_operations::compat_ioctl` of accel nodes.
-///
-/// # Safety
-///
-/// Called by the VFS only, with a `filp` of an open accel node.
-#[cfg(CONFIG_COMPAT)]
-unsafe extern "C" fn accel_compat_ioctl(
-    filp: *mut bindings::file,
-    cmd: ffi::c_uint,
-    arg: ffi::c_ulong,
-) -> ffi::c_long {
-    if needs_master(cmd) {
-        return EOPNOTSUPP.to_errno() as ffi::c_long;
-    }
-
-    // SAFETY: As for `accel_ioctl()`.
-    unsafe { bindings::drm_compat_ioctl(filp, cmd, arg) }
-}
-
 /// Builds the file operations of an accel driver owned by the module `owner`.
 ///
 /// These are the operations of `DRM_ACCEL_FOPS` in `drm_accel.h`: `accel_open()` looks up the
-/// accel minor, mmap goes through the GEM fake offset, and offsets are unsigned. The ioctl
-/// entry points filter the requests described in the [module documentation](self).
+/// accel minor, mmap goes through the GEM fake offset, and offsets are unsigned.
 pub(crate) const fn create_fops(owner: *mut bindings::module) -> bindings::file_operations {
     let mut fops: bindings::file_operations = pin_init::zeroed();
 
     fops.owner = owner;
     fops.open = Some(bindings::accel_open);
     fops.release = Some(bindings::drm_release);
-    fops.unlocked_ioctl = Some(accel_ioctl);
+    fops.unlocked_ioctl = Some(bindings::drm_ioctl);
     #[cfg(CONFIG_COMPAT)]
     {
-        fops.compat_ioctl = Some(accel_compat_ioctl);
+        fops.compat_ioctl = Some(bindings::drm_compat_ioctl);
     }
     fops.poll = Some(bindings::drm_poll);
     fops.read = Some(bindings::drm_read);
@@ -249,39 +189,10 @@ pub(crate) const fn create_fops(owner: *mut bindings::module) -> bindings::file_
     fops
 }
 
-#[kunit_tests(rust_drm_accel)]
+#[macros::kunit_tests(rust_drm_accel)]
 mod tests {
     use super::*;
-
-    /// `_IOWR('d', nr, size)` the way `include/uapi/asm-generic/ioctl.h` encodes it.
-    const fn drm_iowr(nr: u32, size: u32) -> u32 {
-        (3 << 30) | (size << 16) | (DRM_IOCTL_BASE << 8) | nr
-    }
-
-    #[test]
-    fn master_ioctls_are_filtered() {
-        // struct drm_unique is 16 bytes natively and 8 bytes for 32-bit callers.
-        assert!(needs_master(drm_iowr(DRM_NR_GET_UNIQUE, 16)));
-        assert!(needs_master(drm_iowr(DRM_NR_GET_UNIQUE, 8)));
-        // DRM_IOCTL_GET_MAGIC is _IOR('d', 0x02, struct drm_auth).
-        assert!(needs_master(
-            (2 << 30) | (4 << 16) | (DRM_IOCTL_BASE << 8) | 0x02
-        ));
-    }
-
-    #[test]
-    fn other_ioctls_pass() {
-        // DRM_IOCTL_VERSION, DRM_IOCTL_GET_CLIENT, DRM_IOCTL_SET_MASTER.
-        assert!(!needs_master(drm_iowr(0x00, 64)));
-        assert!(!needs_master(drm_iowr(0x05, 40)));
-        assert!(!needs_master(0x641e));
-        // A driver ioctl with the same number as GET_UNIQUE but another type.
-        assert!(!needs_master(
-            (3 << 30) | (16 << 16) | (u32::from(b'x') << 8) | DRM_NR_GET_UNIQUE
-        ));
-        // The first driver ioctl.
-        assert!(!needs_master(drm_iowr(uapi::DRM_COMMAND_BASE, 24)));
-    }
+    use crate::ffi;
 
     type OpenFn = unsafe extern "C" fn(*mut bindings::inode, *mut bindings::file) -> ffi::c_int;
     type IoctlFn =
@@ -291,7 +202,7 @@ mod tests {
     fn fops_are_accel_fops() {
         let fops = create_fops(core::ptr::null_mut());
         let open: OpenFn = bindings::accel_open;
-        let ioctl: IoctlFn = accel_ioctl;
+        let ioctl: IoctlFn = bindings::drm_ioctl;
         assert!(matches!(fops.open, Some(f) if core::ptr::fn_addr_eq(f, open)));
         assert!(matches!(fops.unlocked_ioctl, Some(f) if core::ptr::fn_addr_eq(f, ioctl)));
         assert!(fops.mmap.is_some());

@@ -7,6 +7,8 @@
 #   accel.mode=check  run the conformance suite on every accel node
 #   accel.mode=run    show the devices and what userspace sees of them
 #   accel.mode=bench  run the benchmarks (figures in /results/bench.txt)
+#   accel.mode=fuzz   a long fuzzing campaign on the first node (gaudi_fuzz,
+#                     accel.fuzz_calls and accel.fuzz_seed; /results/fuzz.txt)
 
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 mount -t proc proc /proc
@@ -20,10 +22,14 @@ mount -t 9p -o trans=virtio,version=9p2000.L results /results
 
 mode=check
 expect=2
+fuzz_calls=1000000
+fuzz_seed=0x5eed
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	accel.mode=*) mode="${arg#accel.mode=}" ;;
 	accel.devices=*) expect="${arg#accel.devices=}" ;;
+	accel.fuzz_calls=*) fuzz_calls="${arg#accel.fuzz_calls=}" ;;
+	accel.fuzz_seed=*) fuzz_seed="${arg#accel.fuzz_seed=}" ;;
 	esac
 done
 
@@ -98,6 +104,15 @@ soak)
 			fi
 		done
 	done
+fuzz)
+	first=$(echo "$nodes" | head -n 1)
+	echo "accel-guest: fuzzing /dev/accel/$first: $fuzz_calls calls, seed $fuzz_seed"
+	ACCEL_DEVICE=/dev/accel/$first GAUDI_FUZZ_CALLS=$fuzz_calls GAUDI_FUZZ_SEED=$fuzz_seed \
+		/project/igt/gaudi_fuzz --run-subtest campaign > /results/fuzz.txt 2>&1
+	rc=$?
+	echo "accel-guest: gaudi_fuzz exited $rc"
+	status "fuzz exit $rc"
+	[ $rc = 0 ] || failure "gaudi_fuzz exited $rc"
 	;;
 esac
 

@@ -14,7 +14,7 @@ PKGS=(
 	xz-utils zstd python3 debootstrap ca-certificates
 	clang-19 lld-19 llvm-19 libclang-19-dev
 	rustc-web rust-web-src rust-web-clippy rustfmt-web
-	libdrm-dev pkg-config
+	libdrm-dev pkg-config gcc-multilib libc6-dev-i386
 )
 BPO_PKGS=(qemu-system-x86)
 

@@ -7,11 +7,11 @@
 # as /results. In the bench mode it then measures the host's memcpy for
 # the report (see the end).
 #
-# Usage: vm.sh check|run|bench|soak
+# Usage: vm.sh check|run|bench|soak|fuzz (fuzz: FUZZ_CALLS, FUZZ_SEED)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-mode="${1:?usage: vm.sh check|run|bench|soak}"
+mode="${1:?usage: vm.sh check|run|bench|soak|fuzz}"
 BUILD="$REPO/build"
 GUEST="$BUILD/guest"
 RESULTS="$BUILD/results"
@@ -89,6 +89,10 @@ fi
 # The run's kernel log is judged whole (KUnit results from boot, warnings
 # charged to subtests): a ring buffer large enough that nothing scrolls out.
 log_args="log_buf_len=16M"
+fuzz_args=""
+if [ "$mode" = fuzz ]; then
+	fuzz_args="accel.fuzz_calls=${FUZZ_CALLS:-1000000} accel.fuzz_seed=${FUZZ_SEED:-0x5eed}"
+fi
 
 t0=$(date +%s)
 echo ">>> booting the VM ($mode, $DEVICES devices, TCG) ..." >&2
@@ -98,7 +102,7 @@ timeout --foreground "${VM_TIMEOUT:-2400}" qemu-system-x86_64 \
 	-object "memory-backend-file,id=ram,size=$MEM,mem-path=$RAM,share=on" \
 	-machine memory-backend=ram \
 	-kernel "$KERNEL" \
-	-append "console=ttyS0 quiet root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,cache=loose ro init=/accel-init accel.mode=$mode accel.devices=$DEVICES panic=-1 $log_args $clock_args" \
+	-append "console=ttyS0 quiet root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,cache=loose ro init=/accel-init accel.mode=$mode accel.devices=$DEVICES panic=-1 $log_args $clock_args $fuzz_args" \
 	-fsdev "local,id=root,path=$ROOTFS,security_model=none,readonly=on" \
 	-device virtio-9p-pci,fsdev=root,mount_tag=/dev/root \
 	-fsdev "local,id=project,path=$GUEST,security_model=none,readonly=on" \

@@ -384,9 +384,10 @@ impl pci::Driver for GaudiPciDriver {
     ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
         pdev.enable_device_mem()?;
         pdev.set_master();
-        // The device's DMA engine and MMU take segments of any length: without this, the DMA
-        // API limits scatterlist segments of the device to 64 KiB.
-        // SAFETY: Nothing allocates or maps DMA memory for the device yet.
+        // The device's MMU maps page by page, so a scatterlist segment may be of any length;
+        // the DMA layer's default limit (64 KiB) would make every larger segment of a shmem
+        // object a DMA-API violation.
+        // SAFETY: Probe runs before anything maps or allocates DMA memory for the device.
         unsafe { pdev.dma_set_max_seg_size(u32::MAX) };
 
         let ivshmem = pdev.iomap_region_sized::<{ regs::BAR_IVSHMEM_SIZE }>(

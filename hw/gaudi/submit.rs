@@ -35,8 +35,8 @@ use crate::{
 pub(crate) struct Job {
     pub(crate) hw: HwJob,
     /// The address space the job runs in: its ASID stays, and nothing is unmapped from it,
-    /// while the job exists.
-    _vm: VmJob,
+    /// while the job exists. Set once the job is prepared (see [`submit`]).
+    _vm: Option<VmJob>,
     /// The buffers the job declared.
     _bos: KVec<ARef<Bo>>,
 }
@@ -253,10 +253,22 @@ pub(crate) fn submit(
             seqno,
             hw_seq: 0,
         },
-        _vm: vm_job,
+        _vm: None,
         _bos: refs,
     };
-    let prepared = ctx.entity.prepare(job, 1, deps)?;
+    // The VM's job count joins the job once it is prepared: dropping it takes the VM's job
+    // lock, which comes before the buffers' and the context's locks (an unmap holds it while
+    // it locks the buffers), so a job that cannot be prepared gives it back after them.
+    let mut prepared = match ctx.entity.prepare(job, 1, deps) {
+        Ok(p) => p,
+        Err(e) => {
+            drop(state);
+            drop(locked);
+            drop(vm_job);
+            return Err(e);
+        }
+    };
+    prepared.data_mut()._vm = Some(vm_job);
     let fences = prepared.push();
     state.next_seqno += 1;
     drop(state);

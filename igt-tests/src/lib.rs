@@ -21,6 +21,7 @@ pub use gaudi::{uapi, Mapping};
 pub use igt as __igt;
 
 pub mod exec;
+pub mod fuzz;
 pub mod vgem;
 
 /// Path of the accel node under test.

@@ -15,6 +15,9 @@ const BINARIES: &[(&str, &str)] = &[
     ("gaudi_prime", env!("CARGO_BIN_EXE_gaudi_prime")),
     ("gaudi_query", env!("CARGO_BIN_EXE_gaudi_query")),
     ("gaudi_vm", env!("CARGO_BIN_EXE_gaudi_vm")),
+    ("gaudi_fuzz", env!("CARGO_BIN_EXE_gaudi_fuzz")),
+    ("gaudi_faults", env!("CARGO_BIN_EXE_gaudi_faults")),
+    ("gaudi_races", env!("CARGO_BIN_EXE_gaudi_races")),
 ];
 
 #[test]

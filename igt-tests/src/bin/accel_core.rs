@@ -5,7 +5,7 @@
 
 use std::os::{fd::AsFd, unix::fs::FileTypeExt, unix::fs::MetadataExt};
 
-use accel_igt::{device_path, ioc, ioctl_errno, open_raw, uapi};
+use accel_igt::{device_path, in_child, ioc, ioctl_errno, open_raw, uapi};
 
 const DRM: u32 = uapi::DRM_IOCTL_BASE;
 const RW: u32 = uapi::IOC_READ_WRITE;
@@ -51,6 +51,51 @@ const MODE_CREATE_DUMB: u32 = ioc(RW, DRM, 0xb2, std::mem::size_of::<DrmModeCrea
 const DRM_CAP_DUMB_BUFFER: u64 = 0x1;
 const DRM_CAP_PRIME: u64 = 0x5;
 const DRM_CAP_TIMESTAMP_MONOTONIC: u64 = 0x6;
+
+/// The unprivileged user the access subtests become.
+const NOBODY: libc::uid_t = 65534;
+
+/// A private device node of the node under test at `path`, owned by `uid` with `mode`.
+fn private_node(path: &str, uid: libc::uid_t, mode: libc::mode_t) -> Result<(), String> {
+    let md = std::fs::metadata(device_path()).map_err(|e| format!("stat: {e}"))?;
+    let _ = std::fs::remove_file(path);
+    let c = std::ffi::CString::new(path).map_err(|e| e.to_string())?;
+    // SAFETY: A valid NUL-terminated path; mknod and chown have no memory-safety requirements.
+    unsafe {
+        if libc::mknod(c.as_ptr(), libc::S_IFCHR | mode, md.rdev()) != 0
+            || libc::chown(c.as_ptr(), uid, uid) != 0
+            || libc::chmod(c.as_ptr(), mode) != 0
+        {
+            return Err(format!("mknod {path}: {}", std::io::Error::last_os_error()));
+        }
+    }
+    Ok(())
+}
+
+/// Drops to [`NOBODY`] for good (the calling process: a child of [`in_child`]).
+fn become_nobody() -> Result<(), String> {
+    // SAFETY: setgroups with an empty list, setgid and setuid have no memory-safety
+    // requirements.
+    let r = unsafe {
+        libc::setgroups(0, std::ptr::null()) | libc::setgid(NOBODY) | libc::setuid(NOBODY)
+    };
+    if r != 0 {
+        return Err(format!(
+            "dropping to uid {NOBODY}: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
+}
+
+/// Checks `errno` against `want` in a child, as a message.
+fn want(what: &str, errno: i32, want: i32) -> Result<(), String> {
+    if errno == want {
+        Ok(())
+    } else {
+        Err(format!("{what}: errno {errno}, want {want}"))
+    }
+}
 
 fn main() {
     igt::main(|t| {
@@ -127,7 +172,8 @@ fn main() {
         });
 
         t.subtest("get-unique", || {
-            // drm_getunique() dereferences the master, which accel files do not have.
+            // Accel files have no master; drm_getunique() dereferenced it before the DRM core
+            // fix in kernel/patches/0002-*.patch.
             let f = open_raw().map_err(|e| igt::fail!("open: {e}"))?;
             let mut buf = [0u8; 64];
             let mut u = DrmUnique {
@@ -137,7 +183,7 @@ fn main() {
             igt::assert_eq!(ioctl_errno(f.as_fd(), GET_UNIQUE, &mut u), libc::EOPNOTSUPP);
             let mut u = DrmUnique::default();
             igt::assert_eq!(ioctl_errno(f.as_fd(), GET_UNIQUE, &mut u), libc::EOPNOTSUPP);
-            // The 32-bit layout of the request is filtered as well.
+            // The 32-bit layout of the request (struct drm_unique with 32-bit pointers) as well.
             let mut u32_req = [0u32; 2];
             let req = ioc(RW, DRM, 0x01, 8);
             igt::assert_eq!(ioctl_errno(f.as_fd(), req, &mut u32_req), libc::EOPNOTSUPP);
@@ -206,6 +252,88 @@ fn main() {
                 igt::assert!(gaudi::version(f.as_fd()).is_ok());
             }
             Ok(())
+        });
+        t.subtest("unprivileged-client", || {
+            // A user without CAP_SYS_ADMIN who may open the node (a node of its own) uses
+            // it fully, and is refused what needs privileges or a master.
+            let path = "/tmp/accel-unprivileged";
+            private_node(path, NOBODY, 0o600).map_err(|e| igt::fail!("{e}"))?;
+            let r = in_child(|| {
+                become_nobody()?;
+                let f = std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(path)
+                    .map_err(|e| format!("open as uid {NOBODY}: {e}"))?;
+                let dev = gaudi::Device::open(path).map_err(|e| format!("open: {e}"))?;
+                let v = dev.version().map_err(|e| format!("version: {e}"))?;
+                want("driver name", i32::from(v.name != gaudi::DRIVER_NAME), 0)?;
+                let bo = dev
+                    .gem_create(8192, 0)
+                    .map_err(|e| format!("GEM_CREATE: {e}"))?;
+                let m = dev.map_bo(&bo).map_err(|e| format!("mmap: {e}"))?;
+                m.write(0, b"nobody").map_err(|e| format!("write: {e}"))?;
+                let ctx = dev
+                    .ctx_create(gaudi::Priority::Normal)
+                    .map_err(|e| format!("CTX_CREATE: {e}"))?;
+                dev.ctx_destroy(ctx)
+                    .map_err(|e| format!("CTX_DESTROY: {e}"))?;
+                let s =
+                    gaudi::syncobj::create(dev.as_fd(), 1).map_err(|e| format!("syncobj: {e}"))?;
+                gaudi::syncobj::destroy(dev.as_fd(), s).map_err(|e| format!("syncobj: {e}"))?;
+                let mut none = 0u8;
+                want(
+                    "SET_MASTER",
+                    ioctl_errno(f.as_fd(), SET_MASTER, &mut none),
+                    libc::EACCES,
+                )?;
+                want(
+                    "DROP_MASTER",
+                    ioctl_errno(f.as_fd(), DROP_MASTER, &mut none),
+                    libc::EACCES,
+                )?;
+                let mut u = DrmUnique::default();
+                want(
+                    "GET_UNIQUE",
+                    ioctl_errno(f.as_fd(), GET_UNIQUE, &mut u),
+                    libc::EOPNOTSUPP,
+                )?;
+                // GEM_FLINK needs an authenticated client: root, on an accel node.
+                let mut flink = [bo.handle, 0u32];
+                let req = ioc(RW, DRM, 0x0a, 8);
+                want(
+                    "GEM_FLINK",
+                    ioctl_errno(dev.as_fd(), req, &mut flink),
+                    libc::EACCES,
+                )?;
+                Ok(())
+            });
+            let _ = std::fs::remove_file(path);
+            r.map_err(|e| igt::fail!("{e}"))
+        });
+
+        t.subtest("no-access", || {
+            // A user who may not open the node is refused at open(): the node itself
+            // (root's, 0600) and a private node of root's.
+            let path = "/tmp/accel-root-only";
+            private_node(path, 0, 0o600).map_err(|e| igt::fail!("{e}"))?;
+            let node = device_path();
+            let r = in_child(|| {
+                become_nobody()?;
+                for p in [std::path::Path::new(path), node.as_path()] {
+                    match std::fs::OpenOptions::new().read(true).write(true).open(p) {
+                        Ok(_) => return Err(format!("uid {NOBODY} opened {}", p.display())),
+                        Err(e) => want(
+                            &format!("open {}", p.display()),
+                            e.raw_os_error().unwrap_or(0),
+                            libc::EACCES,
+                        )?,
+                    }
+                }
+                Ok(())
+            });
+            let _ = std::fs::remove_file(path);
+            r.map_err(|e| igt::fail!("{e}"))
         });
     })
 }

@@ -787,6 +787,112 @@ fn no_leak() -> igt::Result {
     Ok(())
 }
 
+/// Every array request with a count of handles the kernel cannot allocate for: `ENOMEM`, and
+/// nothing in the kernel log. Before `kernel/patches/0003-*.patch` the page allocator warned
+/// (`WARN_ON_ONCE_GFP`, order above `MAX_PAGE_ORDER`), which the run's kernel-log check fails.
+fn huge_count_handles() -> igt::Result {
+    let dev = ok!(open_device());
+    let fd = dev.as_fd();
+    // 1 << 20 handles fit the first array (4 MiB) and are read from a real buffer of invalid
+    // handle 0; the syncobj pointers (8 MiB) no longer fit. The larger counts fail at the first.
+    let zeros = ok!(Mapping::anonymous(
+        4 << 20,
+        libc::PROT_READ | libc::PROT_WRITE
+    ));
+    let points = ok!(Mapping::anonymous(
+        8 << 20,
+        libc::PROT_READ | libc::PROT_WRITE
+    ));
+    let handles = zeros.as_ptr() as u64;
+    let points = points.as_ptr() as u64;
+    for count in [1u32 << 20, 1 << 30, u32::MAX] {
+        igt::assert_eq!(
+            raw_wait(fd, handles, count, 0),
+            libc::ENOMEM,
+            "WAIT, {count} handles"
+        );
+        let mut w = gaudi::syncobj::drm_syncobj_timeline_wait {
+            handles,
+            points,
+            count_handles: count,
+            ..Default::default()
+        };
+        igt::assert_eq!(
+            ioctl_errno(fd, gaudi::syncobj::DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT, &mut w),
+            libc::ENOMEM,
+            "TIMELINE_WAIT, {count} handles"
+        );
+        for request in [DRM_IOCTL_SYNCOBJ_RESET, DRM_IOCTL_SYNCOBJ_SIGNAL] {
+            igt::assert_eq!(
+                raw_array(fd, request, handles, count, 0),
+                libc::ENOMEM,
+                "{request:#x}, {count} handles"
+            );
+        }
+        for request in [
+            gaudi::syncobj::DRM_IOCTL_SYNCOBJ_QUERY,
+            gaudi::syncobj::DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL,
+        ] {
+            let mut a = gaudi::syncobj::drm_syncobj_timeline_array {
+                handles,
+                points,
+                count_handles: count,
+                flags: 0,
+            };
+            igt::assert_eq!(
+                ioctl_errno(fd, request, &mut a),
+                libc::ENOMEM,
+                "{request:#x}, {count} handles"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A sync_file exported from a timeline point holds a `dma_fence_chain`; imported at a point
+/// of another timeline it is flattened first (`kernel/patches/0004-*.patch`). Before the fix
+/// `dma_fence_chain_init()` warned about a chain inside a chain, which the run's kernel-log
+/// check fails.
+fn import_point_at_point() -> igt::Result {
+    let dev = ok!(open_device());
+    let fd = dev.as_fd();
+    let o = other_device()?;
+    let t = ok!(syncobj::create(fd, 0));
+    ok!(syncobj::timeline_signal(fd, &[t], &[3]));
+    ok!(syncobj::timeline_signal(fd, &[t], &[5]));
+    let sf = ok!(syncobj::export_sync_file(fd, t, Some(5)), "export point 5");
+    // On the same file, on another file of the device and on the other device.
+    let other_file = ok!(open_device());
+    for (what, dst) in [
+        ("this file", fd),
+        ("a second file", other_file.as_fd()),
+        ("the other device", o.as_fd()),
+    ] {
+        let d = ok!(syncobj::create(dst, 0));
+        for point in [7u64, 8] {
+            ok!(
+                syncobj::import_sync_file(dst, d, sf.as_fd(), Some(point)),
+                "point 5 at point {point} on {what}"
+            );
+        }
+        ok!(
+            syncobj::timeline_wait(dst, &[d], &[8], timeout_after(LONG), 0),
+            "point 8 on {what}"
+        );
+        igt::assert_eq!(
+            ok!(syncobj::query(dst, &[d], 0)),
+            [8],
+            "last point on {what}"
+        );
+        // And back out as a sync_file of the new point.
+        let again = ok!(syncobj::export_sync_file(dst, d, Some(8)));
+        igt::assert!(sync_file_signaled(again.as_fd())?, "point 8 on {what}");
+        ok!(syncobj::destroy(dst, d));
+    }
+    ok!(syncobj::destroy(fd, t));
+    Ok(())
+}
+
 fn main() {
     igt::main(|t| {
         t.subtest("create-destroy-on-accel-node", create_destroy);
@@ -796,5 +902,7 @@ fn main() {
         t.subtest("foreign-fence-from-vgem", foreign_fence_from_vgem);
         t.subtest("wait-for-submit", wait_for_submit);
         t.subtest("no-leak", no_leak);
+        t.subtest("huge-count-handles", huge_count_handles);
+        t.subtest("import-point-at-point", import_point_at_point);
     })
 }
