@@ -40,11 +40,17 @@
 //! [`gem`] provides the buffer object type of accel drivers: system memory, device memory
 //! behind a BAR, and PRIME imports, all of one Rust type.
 //!
+//! # Usage statistics
+//!
+//! [`fdinfo`] prints a client's engine and memory usage in its fdinfo, for drivers that
+//! implement [`Driver::show_fdinfo`](crate::drm::Driver::show_fdinfo).
+//!
 //! # Execution
 //!
 //! [`sched`] provides DMA fences, a job queue and syncobj helpers; [`vm`] builds device page
 //! tables.
 
+pub mod fdinfo;
 pub mod gem;
 pub mod sched;
 #[cfg(CONFIG_RUST_DRM_ACCEL_VM)]

@@ -13,13 +13,14 @@ use std::{
     os::unix::net::UnixStream,
     sync::{
         atomic::{fence, Ordering},
-        Arc,
+        Arc, Mutex, MutexGuard,
     },
 };
 
 use gaudi_hw::{mmu, queue as hwq, regs};
 
 use crate::{
+    health::{self, Load, Sensors},
     ivshmem,
     mem::{Dma, Mapping, SharedRam},
     queue::{Core, Irqs, Queue},
@@ -53,6 +54,8 @@ pub struct Device {
     pub client: Option<Client>,
     ram: Arc<SharedRam>,
     queues: Vec<Queue>,
+    load: Arc<Load>,
+    sensors: Mutex<Sensors>,
 }
 
 /// Initialises the register file in `shm` as the device does at reset: every register zero
@@ -125,8 +128,10 @@ impl Device {
         }
         let shm_fd = crate::mem::memfd(&format!("gaudi-emu{instance}"), shm_size)?;
         let shm = Arc::new(Mapping::new(&shm_fd, shm_size)?);
+        let load = Arc::new(Load::new(regs::NUM_QUEUES_VALUE as usize));
         let core = Arc::new(Core {
             instance,
+            load: load.clone(),
             shm: shm.clone(),
             ram: ram.clone(),
         });
@@ -141,7 +146,27 @@ impl Device {
             client: None,
             ram,
             queues,
+            load,
+            sensors: Mutex::new(Sensors::new()),
         })
+    }
+
+    fn sensors(&self) -> MutexGuard<'_, Sensors> {
+        self.sensors.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Updates the sensors of an attached device if their time has come
+    /// ([`health::UPDATE_INTERVAL`]).
+    pub fn tick(&self) {
+        if self.client.is_some() {
+            self.sensors().tick(&self.shm, &self.load);
+        }
+    }
+
+    /// Records a memory (ECC) error at device address `addr`, correctable or not, in the
+    /// error counters of the health block.
+    pub fn memory_error(&self, uncorrectable: bool, addr: u64) {
+        health::memory_error(&self.shm, uncorrectable, addr);
     }
 
     /// Resets the device: the whole shared region becomes zero (device memory does not leak
@@ -165,6 +190,7 @@ impl Device {
             );
         }
         reset_registers(&self.shm, self.instance, self.vectors as u32);
+        self.sensors().reset(&self.shm, &self.load);
     }
 
     /// Attaches a new QEMU client: resets the device and sends the ivshmem handshake.
@@ -244,6 +270,7 @@ impl Device {
     /// The control doorbell: processes every control block, then counts the rings.
     fn control_doorbell(&mut self, rings: u64) -> Vec<usize> {
         let mut irqs = Vec::new();
+        self.sensors().mailbox(&self.shm);
         match run_selftest(&self.shm, &mut &*self.ram) {
             None => {}
             Some(res) => {

@@ -12,6 +12,7 @@
 
 pub mod device;
 pub mod engine;
+pub mod health;
 pub mod ivshmem;
 pub mod mem;
 pub mod mme;

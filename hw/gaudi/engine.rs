@@ -43,6 +43,7 @@ use crate::{
         regs,
     },
     regs::{BAR_IVSHMEM_SIZE, IVSHMEM_DOORBELL},
+    usage::{ClientUsage, JobUsage, QueueStats},
 };
 
 /// Bytes of a hardware queue's ring.
@@ -207,6 +208,8 @@ pub(crate) struct HwJob {
     pub(crate) seqno: u64,
     /// Hardware sequence number, set by `run`.
     pub(crate) hw_seq: u64,
+    /// Busy time of the job's client.
+    pub(crate) usage: Arc<ClientUsage>,
 }
 
 /// A job on the hardware.
@@ -217,11 +220,13 @@ struct InFlight {
     end: u32,
     ctx: Arc<CtxState>,
     seqno: u64,
+    usage: JobUsage,
 }
 
 impl InFlight {
     /// Ends the job: records the outcome in its context, then signals its hardware fence.
     fn end(self, error: Option<(Error, JobError)>) {
+        self.usage.end(error.as_ref().map(|(_, e)| e));
         match error {
             None => {
                 self.ctx.job_ended(self.seqno, None);
@@ -286,6 +291,8 @@ pub(crate) struct HwQueue {
     timeline: Timeline,
     shared: Arc<Shared>,
     fences: Arc<FencePage>,
+    /// Busy time and job counts.
+    pub(crate) stats: Arc<QueueStats>,
     #[pin]
     state: SpinLockIrq<QueueState>,
 }
@@ -302,6 +309,7 @@ impl HwQueue {
         for _ in 0..QUEUE_DEPTH {
             jobs.push(None, GFP_KERNEL)?;
         }
+        let stats = QueueStats::new(index)?;
         Arc::pin_init(
             pin_init!(Self {
                 index,
@@ -309,6 +317,7 @@ impl HwQueue {
                 timeline: Timeline::new(c"gaudi", c"gaudi-hw-queue"),
                 shared,
                 fences,
+                stats,
                 state <- new_spinlock_irq!(
                     QueueState {
                         tail: 0,
@@ -425,6 +434,7 @@ impl HwQueue {
                 end,
                 ctx: job.ctx.clone(),
                 seqno: job.seqno,
+                usage: JobUsage::start(&self.stats, &job.usage),
             });
         }
         job.hw_seq = seq;

@@ -245,6 +245,7 @@ pub(crate) fn submit(
             ctx: ctx.state.clone(),
             seqno,
             hw_seq: 0,
+            usage: file.inner().usage.clone(),
         },
         _vm: vm_job,
         _bos: refs,
