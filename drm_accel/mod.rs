@@ -115,8 +115,10 @@ unsafe extern "C" fn accel_compat_ioctl(
 /// Builds the file operations of an accel driver owned by the module `owner`.
 ///
 /// These are the operations of `DRM_ACCEL_FOPS` in `drm_accel.h`: `accel_open()` looks up the
-/// accel minor, mmap goes through the GEM fake offset, and offsets are unsigned. The ioctl
-/// entry points filter the requests described in the [module documentation](self).
+/// accel minor, mmap goes through the GEM fake offset, and offsets are unsigned; fdinfo shows
+/// the DRM core's keys and the driver's ([`fdinfo`]), as C accel drivers add with
+/// `.show_fdinfo = drm_show_fdinfo`. The ioctl entry points filter the requests described in
+/// the [module documentation](self).
 pub(crate) const fn create_fops(owner: *mut bindings::module) -> bindings::file_operations {
     let mut fops: bindings::file_operations = pin_init::zeroed();
 
@@ -132,6 +134,7 @@ pub(crate) const fn create_fops(owner: *mut bindings::module) -> bindings::file_
     fops.read = Some(bindings::drm_read);
     fops.llseek = Some(bindings::noop_llseek);
     fops.mmap = Some(bindings::drm_gem_mmap);
+    fops.show_fdinfo = Some(bindings::drm_show_fdinfo);
     fops.fop_flags = bindings::FOP_UNSIGNED_OFFSET;
 
     fops
@@ -183,6 +186,7 @@ mod tests {
         assert!(matches!(fops.open, Some(f) if core::ptr::fn_addr_eq(f, open)));
         assert!(matches!(fops.unlocked_ioctl, Some(f) if core::ptr::fn_addr_eq(f, ioctl)));
         assert!(fops.mmap.is_some());
+        assert!(fops.show_fdinfo.is_some());
         assert_eq!(
             fops.fop_flags & bindings::FOP_UNSIGNED_OFFSET,
             bindings::FOP_UNSIGNED_OFFSET
