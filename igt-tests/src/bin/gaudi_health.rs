@@ -151,7 +151,10 @@ fn fdinfo_keys() -> igt::Result {
     igt::assert_eq!(number(&info, "drm-resident-memory")?, 0);
     // Two clients have two ids.
     let other = ok!(open_device());
-    igt::assert_ne!(fdinfo(&other)?.get("drm-client-id"), info.get("drm-client-id"));
+    igt::assert_ne!(
+        fdinfo(&other)?.get("drm-client-id"),
+        info.get("drm-client-id")
+    );
     Ok(())
 }
 
@@ -275,7 +278,10 @@ fn health_query() -> igt::Result {
     let h = health(&dev)?;
     igt::assert!((20_000..h.temp_crit_mc).contains(&h.temp_mc), "{h:?}");
     igt::assert_eq!(h.temp_crit_mc, 95_000);
-    igt::assert!(h.power_uw >= 25_000_000 && h.power_uw <= h.power_cap_uw, "{h:?}");
+    igt::assert!(
+        h.power_uw >= 25_000_000 && h.power_uw <= h.power_cap_uw,
+        "{h:?}"
+    );
     igt::assert!((400..=1800).contains(&h.clock_mhz), "{h:?}");
     igt::assert!(h.voltage_mv >= 700 && h.current_ma > 0, "{h:?}");
     igt::assert_eq!(h.state, uapi::DRM_GAUDI_DEVICE_OK);
@@ -287,7 +293,10 @@ fn health_query() -> igt::Result {
     // A short result is cut, as for every query.
     let mut buf = [0u8; 8];
     igt::assert_eq!(ok!(dev.query(uapi::DRM_GAUDI_QUERY_HEALTH, &mut buf)), 8);
-    igt::assert_eq!(u32::from_ne_bytes(buf[4..8].try_into().unwrap_or([0; 4])), 95_000);
+    igt::assert_eq!(
+        u32::from_ne_bytes(buf[4..8].try_into().unwrap_or([0; 4])),
+        95_000
+    );
     Ok(())
 }
 
@@ -308,7 +317,10 @@ fn health_under_load() -> igt::Result {
     igt::assert!(jobs > 0);
     igt::assert!(busy.busy_ns > idle.busy_ns, "{idle:?} -> {busy:?}");
     igt::assert!(busy.energy_uj > idle.energy_uj, "{idle:?} -> {busy:?}");
-    igt::assert!(busy.power_avg_uw > idle.power_avg_uw, "{idle:?} -> {busy:?}");
+    igt::assert!(
+        busy.power_avg_uw > idle.power_avg_uw,
+        "{idle:?} -> {busy:?}"
+    );
     igt::assert!(busy.temp_mc > idle.temp_mc, "{idle:?} -> {busy:?}");
     igt::assert!(busy.clock_mhz > idle.clock_mhz, "{idle:?} -> {busy:?}");
     igt::assert!(busy.jobs_completed >= idle.jobs_completed + jobs);
@@ -335,7 +347,10 @@ fn health_faults() -> igt::Result {
     igt::assert_eq!(after.last_fault_addr, unmapped);
     igt::assert!(after.last_fault_queue < 4);
     // The device reset the queue past the failed job.
-    igt::assert!(after.reset_count > before.reset_count, "{before:?} -> {after:?}");
+    igt::assert!(
+        after.reset_count > before.reset_count,
+        "{before:?} -> {after:?}"
+    );
     Ok(())
 }
 
@@ -355,7 +370,9 @@ fn only_entry(dir: &PathBuf) -> igt::Result<PathBuf> {
 
 fn read_attr(dir: &std::path::Path, name: &str) -> igt::Result<String> {
     let p = dir.join(name);
-    Ok(ok!(fs::read_to_string(&p), "read {}", p.display()).trim().to_owned())
+    Ok(ok!(fs::read_to_string(&p), "read {}", p.display())
+        .trim()
+        .to_owned())
 }
 
 fn read_num(dir: &std::path::Path, name: &str) -> igt::Result<i64> {
@@ -415,7 +432,13 @@ fn debugfs() -> igt::Result {
     igt::assert!(vms.contains("asid 0: kernel ttbr "), "{vms}");
     igt::assert!(vms.contains(": client ttbr "), "{vms}");
     let engine = read_attr(&dir, "engine")?;
-    for key in ["engine_busy ", "busy_ns ", "temp_mc ", "clock_mhz ", "ecc_ce_count "] {
+    for key in [
+        "engine_busy ",
+        "busy_ns ",
+        "temp_mc ",
+        "clock_mhz ",
+        "ecc_ce_count ",
+    ] {
         igt::assert!(engine.contains(key), "{engine}");
     }
     load.finish()?;
@@ -467,11 +490,7 @@ fn fwctl_open(dev: &Device) -> igt::Result<fs::File> {
 }
 
 /// Sends `req` (any length) with `scope`; returns the answer or the errno.
-fn rpc(
-    fw: &fs::File,
-    scope: u32,
-    req: &[u8],
-) -> Result<uapi::gaudi_fwctl_rpc_out, i32> {
+fn rpc(fw: &fs::File, scope: u32, req: &[u8]) -> Result<uapi::gaudi_fwctl_rpc_out, i32> {
     let mut out = uapi::gaudi_fwctl_rpc_out::default();
     let mut arg = FwctlRpc {
         size: std::mem::size_of::<FwctlRpc>() as u32,
@@ -531,7 +550,11 @@ fn fwctl_diag() -> igt::Result {
         let out = rpc(
             &fw,
             scope,
-            &request(uapi::GAUDI_FWCTL_CMD_GET_CONFIG, uapi::GAUDI_FWCTL_CFG_CLOCK_MAX, 0),
+            &request(
+                uapi::GAUDI_FWCTL_CMD_GET_CONFIG,
+                uapi::GAUDI_FWCTL_CFG_CLOCK_MAX,
+                0,
+            ),
         )
         .map_err(|e| igt::fail!("GET_CONFIG: errno {e}"))?;
         igt::assert_eq!((out.status, out.len), (uapi::GAUDI_FWCTL_STATUS_OK, 1));
@@ -568,7 +591,10 @@ fn fwctl_scopes() -> igt::Result {
     }
     let mut flags = request(uapi::GAUDI_FWCTL_CMD_DIAG, 0, 0);
     flags[12] = 1;
-    igt::assert_eq!(rpc(&fw, SCOPE_CONFIGURATION, &flags).err(), Some(libc::EINVAL));
+    igt::assert_eq!(
+        rpc(&fw, SCOPE_CONFIGURATION, &flags).err(),
+        Some(libc::EINVAL)
+    );
     // An unknown scope is the fwctl core's to refuse.
     igt::assert_eq!(
         rpc(&fw, 9, &request(uapi::GAUDI_FWCTL_CMD_DIAG, 0, 0)).err(),
@@ -578,7 +604,11 @@ fn fwctl_scopes() -> igt::Result {
     let out = rpc(
         &fw,
         SCOPE_CONFIGURATION,
-        &request(uapi::GAUDI_FWCTL_CMD_GET_CONFIG, uapi::GAUDI_FWCTL_CFG_CLOCK_MAX, 0),
+        &request(
+            uapi::GAUDI_FWCTL_CMD_GET_CONFIG,
+            uapi::GAUDI_FWCTL_CFG_CLOCK_MAX,
+            0,
+        ),
     )
     .map_err(|e| igt::fail!("GET_CONFIG: errno {e}"))?;
     igt::assert_eq!(out.data[0], 1800);
