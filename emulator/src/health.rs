@@ -355,4 +355,75 @@ mod tests {
         std::thread::sleep(Duration::from_millis(2));
         assert_eq!(load.busy_ns(), done);
     }
+
+    fn request(shm: &Mapping, sensors: &mut Sensors, cmd: u32, a0: u32, a1: u32) -> u32 {
+        shm.write32(h::MBOX_CMD, cmd);
+        shm.write32(h::MBOX_ARG0, a0);
+        shm.write32(h::MBOX_ARG1, a1);
+        let seq = shm.read32(h::MBOX_SEQ) + 1;
+        shm.write32(h::MBOX_SEQ, seq);
+        sensors.mailbox(shm);
+        assert_eq!(shm.read32(h::MBOX_ACK), seq);
+        shm.read32(h::MBOX_STATUS)
+    }
+
+    #[test]
+    fn mailbox_commands() {
+        let shm = Mapping::anonymous(1 << 16).unwrap();
+        let load = Load::new(4);
+        let mut sensors = Sensors::new();
+        sensors.reset(&shm, &load);
+        assert_eq!(shm.read32(h::TEMP_CRIT), TEMP_CRIT_MC);
+        assert_eq!(shm.read32(h::CLOCK), h::CLOCK_MIN_MHZ);
+        // No request: nothing happens.
+        sensors.mailbox(&shm);
+        assert_eq!(shm.read32(h::MBOX_ACK), 0);
+        assert_eq!(
+            request(&shm, &mut sensors, h::MBOX_CMD_DIAG, 0, 0),
+            h::MBOX_STATUS_OK
+        );
+        assert_eq!(shm.read32(h::MBOX_DATA), h::FW_VERSION);
+        let get = |sensors: &mut Sensors, key| {
+            let status = request(&shm, sensors, h::MBOX_CMD_GET_CONFIG, key, 0);
+            (status, shm.read32(h::MBOX_DATA))
+        };
+        assert_eq!(get(&mut sensors, h::CFG_CLOCK_MAX), (0, h::CLOCK_MAX_MHZ));
+        let set = |sensors: &mut Sensors, key, value| {
+            request(&shm, sensors, h::MBOX_CMD_SET_CONFIG, key, value)
+        };
+        assert_eq!(
+            set(&mut sensors, h::CFG_CLOCK_MAX, 100),
+            h::MBOX_STATUS_BAD_VALUE
+        );
+        assert_eq!(set(&mut sensors, 9, 100), h::MBOX_STATUS_BAD_KEY);
+        assert_eq!(
+            set(&mut sensors, h::CFG_POWER_CAP, 60_000),
+            h::MBOX_STATUS_OK
+        );
+        assert_eq!(get(&mut sensors, h::CFG_POWER_CAP), (0, 60_000));
+        assert_eq!(get(&mut sensors, h::CFG_CLOCK_MAX), (0, h::CLOCK_MAX_MHZ));
+        assert_eq!(
+            request(&shm, &mut sensors, 77, 0, 0),
+            h::MBOX_STATUS_BAD_CMD
+        );
+        // A full load under the cap: the power stays under it.
+        load.begin(0);
+        std::thread::sleep(UPDATE_INTERVAL);
+        sensors.tick(&shm, &load);
+        assert_eq!(shm.read32(h::POWER), 60_000_000);
+        assert!(shm.read32(h::CLOCK) < h::CLOCK_MAX_MHZ);
+        assert_eq!(shm.read32(h::POWER_CAP), 60_000_000);
+        assert_eq!(shm.read32(h::ENGINE_BUSY), 1);
+    }
+
+    #[test]
+    fn memory_errors_count() {
+        let shm = Mapping::anonymous(1 << 16).unwrap();
+        memory_error(&shm, false, 0x1000);
+        memory_error(&shm, true, 0x2000);
+        memory_error(&shm, false, 0x3000);
+        assert_eq!(shm.read32(h::ECC_CE_COUNT), 2);
+        assert_eq!(shm.read32(h::ECC_UE_COUNT), 1);
+        assert_eq!(shm.read64(h::ECC_LAST_ADDR), 0x3000);
+    }
 }
