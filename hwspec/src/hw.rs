@@ -829,6 +829,10 @@ pub mod health {
     /// Firmware version in `MBOX_DATA[0]` of [`MBOX_CMD_DIAG`]: `major << 16 | minor`.
     pub const FW_VERSION: u32 = 0x0001_0000;
 
+    // The answer follows the mailbox registers and ends with the block.
+    const _: () = assert!(MBOX_STATUS < MBOX_DATA && MBOX_DATA + 4 * MBOX_DATA_WORDS <= 0xa00);
+    const _: () = assert!(DIAG_WORDS <= MBOX_DATA_WORDS);
+
     /// Words of the [`MBOX_CMD_DIAG`] answer: firmware version, uptime in ms, temperature
     /// (m°C), power (µW), clock (MHz), ECC correctable, ECC uncorrectable, resets, doorbells
     /// handled, packets executed.
@@ -932,9 +936,6 @@ mod tests {
         assert!(mmu::ctx_reg(regs::NUM_ASIDS_VALUE, 0) <= regs::REGS_SIZE);
         assert!(regs::REGS_SIZE as u64 <= regs::DRAM_OFFSET_VALUE);
         assert!(mmu::ctx_reg(regs::NUM_ASIDS_VALUE, 0) <= health::TEMP);
-        assert!(health::MBOX_STATUS < health::MBOX_DATA);
-        assert!(health::MBOX_DATA + 4 * health::MBOX_DATA_WORDS <= 0xa00);
-        assert!(health::DIAG_WORDS <= health::MBOX_DATA_WORDS);
     }
 
     #[test]
