@@ -37,6 +37,11 @@
 //! [`gem`] provides the buffer object type of accel drivers: system memory, device memory
 //! behind a BAR, and PRIME imports, all of one Rust type.
 //!
+//! # Usage statistics
+//!
+//! [`fdinfo`] prints a client's engine and memory usage in its fdinfo, for drivers that
+//! implement [`Driver::show_fdinfo`](crate::drm::Driver::show_fdinfo).
+//!
 //! # Execution
 //!
 //! [`sched`] provides DMA fences, a job queue and syncobj helpers; [`vm`] builds device page
@@ -50,6 +55,7 @@
 //! publishes the state of a device after a reset through the device coredump class
 //! (`/sys/class/devcoredump`).
 
+pub mod fdinfo;
 pub mod gem;
 pub mod sched;
 #[cfg(CONFIG_RUST_DRM_ACCEL_VM)]
@@ -168,7 +174,10 @@ pub fn dev_coredump_put(dev: &device::Device) {
 /// Builds the file operations of an accel driver owned by the module `owner`.
 ///
 /// These are the operations of `DRM_ACCEL_FOPS` in `drm_accel.h`: `accel_open()` looks up the
-/// accel minor, mmap goes through the GEM fake offset, and offsets are unsigned.
+/// accel minor, mmap goes through the GEM fake offset, and offsets are unsigned; fdinfo shows
+/// the DRM core's keys and the driver's ([`fdinfo`]), as C accel drivers add with
+/// `.show_fdinfo = drm_show_fdinfo`. The ioctl entry points filter the requests described in
+/// the [module documentation](self).
 pub(crate) const fn create_fops(owner: *mut bindings::module) -> bindings::file_operations {
     let mut fops: bindings::file_operations = pin_init::zeroed();
 
@@ -184,6 +193,7 @@ pub(crate) const fn create_fops(owner: *mut bindings::module) -> bindings::file_
     fops.read = Some(bindings::drm_read);
     fops.llseek = Some(bindings::noop_llseek);
     fops.mmap = Some(bindings::drm_gem_mmap);
+    fops.show_fdinfo = Some(bindings::drm_show_fdinfo);
     fops.fop_flags = bindings::FOP_UNSIGNED_OFFSET;
 
     fops
@@ -206,6 +216,7 @@ mod tests {
         assert!(matches!(fops.open, Some(f) if core::ptr::fn_addr_eq(f, open)));
         assert!(matches!(fops.unlocked_ioctl, Some(f) if core::ptr::fn_addr_eq(f, ioctl)));
         assert!(fops.mmap.is_some());
+        assert!(fops.show_fdinfo.is_some());
         assert_eq!(
             fops.fop_flags & bindings::FOP_UNSIGNED_OFFSET,
             bindings::FOP_UNSIGNED_OFFSET

@@ -176,8 +176,8 @@ impl<T: BoDriverData> Object<T> {
         vmap: Some(bindings::drm_gem_shmem_object_vmap),
         vunmap: Some(bindings::drm_gem_shmem_object_vunmap),
         mmap: Some(bindings::drm_gem_shmem_object_mmap),
-        status: None,
-        rss: None,
+        status: Some(Self::status_shmem),
+        rss: Some(Self::rss_shmem),
         #[allow(unused_unsafe, reason = "Safe since Rust 1.82.0")]
         // SAFETY: `drm_gem_shmem_vm_ops` is a valid, static const on the C side.
         vm_ops: unsafe { &raw const bindings::drm_gem_shmem_vm_ops },
@@ -197,7 +197,7 @@ impl<T: BoDriverData> Object<T> {
         vmap: None,
         vunmap: None,
         mmap: Some(vram::mmap),
-        status: None,
+        status: Some(Self::status_device),
         rss: None,
         vm_ops: &vram::VM_OPS,
         evict: None,
@@ -368,6 +368,55 @@ impl<T: BoDriverData> Object<T> {
         // SAFETY: The map is not I/O memory, so `vaddr` is the active member.
         let addr = unsafe { map.__bindgen_anon_1.vaddr };
         Ok(VMap { obj: self, addr })
+    }
+
+    /// Whether a system-memory or imported object has its memory: imports always (it is the
+    /// exporter's), system objects once their pages were allocated.
+    ///
+    /// # Safety
+    ///
+    /// `obj` must be the GEM object of a live object of this type.
+    unsafe fn shmem_resident(obj: *mut bindings::drm_gem_object) -> bool {
+        // SAFETY: By the safety requirements, the header is live.
+        let header = unsafe { Header::from_gem(obj) };
+        // SAFETY: The shmem object is initialised by the type invariants. The page array is
+        // set and cleared under the object's reservation lock, which fdinfo does not hold:
+        // this reads a snapshot, as a C driver does with `READ_ONCE()`.
+        let pages = unsafe { core::ptr::read_volatile(&raw const (*header.obj.get()).pages) };
+        header.kind == Kind::Imported || !pages.is_null()
+    }
+
+    /// `status` of system-memory and imported objects, for the memory keys of fdinfo. No
+    /// object is purgeable: the driver has no way to mark one so.
+    extern "C" fn status_shmem(
+        obj: *mut bindings::drm_gem_object,
+    ) -> bindings::drm_gem_object_status {
+        // SAFETY: `status` is only installed on objects of this type, and the core calls it
+        // with a reference held.
+        if unsafe { Self::shmem_resident(obj) } {
+            bindings::drm_gem_object_status_DRM_GEM_OBJECT_RESIDENT
+        } else {
+            0
+        }
+    }
+
+    /// `rss` of system-memory and imported objects: what is resident of them, all or nothing.
+    extern "C" fn rss_shmem(obj: *mut bindings::drm_gem_object) -> usize {
+        // SAFETY: As for `status_shmem`.
+        if unsafe { Self::shmem_resident(obj) } {
+            // SAFETY: `obj` is a live GEM object; its size never changes.
+            unsafe { (*obj).size }
+        } else {
+            0
+        }
+    }
+
+    /// `status` of device-memory objects: resident, since their memory is allocated when they
+    /// are created.
+    extern "C" fn status_device(
+        _obj: *mut bindings::drm_gem_object,
+    ) -> bindings::drm_gem_object_status {
+        bindings::drm_gem_object_status_DRM_GEM_OBJECT_RESIDENT
     }
 
     extern "C" fn free_shmem(obj: *mut bindings::drm_gem_object) {

@@ -11,6 +11,7 @@ export REPO
 TREE_LINKS=(
 	"rust/kernel/drm/accel/mod.rs" "drm_accel/mod.rs"
 	"rust/kernel/drm/accel/vm.rs" "drm_accel/vm.rs"
+	"rust/kernel/drm/accel/fdinfo.rs" "drm_accel/fdinfo.rs"
 	"rust/kernel/drm/accel/gem" "gem"
 	"rust/kernel/drm/accel/sched" "sched"
 )

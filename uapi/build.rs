@@ -32,6 +32,39 @@ const STRUCTS: &[(&str, &[&str])] = &[
         &["dram_size", "dram_free", "bo_count", "bo_bytes"],
     ),
     (
+        "drm_gaudi_health",
+        &[
+            "temp_mc",
+            "temp_crit_mc",
+            "power_uw",
+            "power_avg_uw",
+            "power_cap_uw",
+            "clock_mhz",
+            "voltage_mv",
+            "current_ma",
+            "energy_uj",
+            "busy_ns",
+            "ecc_ce_count",
+            "ecc_ue_count",
+            "ecc_last_addr",
+            "reset_count",
+            "state",
+            "num_queues",
+            "engine_busy",
+            "queue_status",
+            "queue_busy_ns",
+            "jobs_completed",
+            "jobs_failed",
+            "last_fault_code",
+            "last_fault_queue",
+            "last_fault_addr",
+            "last_fault_packet",
+        ],
+    ),
+    ("fwctl_info_gaudi", &["instance", "num_config"]),
+    ("gaudi_fwctl_rpc_in", &["cmd", "key", "value", "flags"]),
+    ("gaudi_fwctl_rpc_out", &["status", "len", "data"]),
+    (
         "drm_gaudi_query",
         &["type", "size", "pointer", "flags", "pad"],
     ),
@@ -120,6 +153,20 @@ const CONSTS: &[&str] = &[
     "DRM_GAUDI_ERR_WEDGED",
     "DRM_GAUDI_QUERY_DEVICE_INFO",
     "DRM_GAUDI_QUERY_MEMORY",
+    "DRM_GAUDI_QUERY_HEALTH",
+    "DRM_GAUDI_DEVICE_OK",
+    "DRM_GAUDI_DEVICE_WEDGED",
+    "DRM_GAUDI_HEALTH_QUEUES",
+    "GAUDI_FWCTL_CMD_DIAG",
+    "GAUDI_FWCTL_CMD_GET_CONFIG",
+    "GAUDI_FWCTL_CMD_SET_CONFIG",
+    "GAUDI_FWCTL_CFG_POWER_CAP",
+    "GAUDI_FWCTL_CFG_CLOCK_MAX",
+    "GAUDI_FWCTL_STATUS_OK",
+    "GAUDI_FWCTL_STATUS_BAD_CMD",
+    "GAUDI_FWCTL_STATUS_BAD_KEY",
+    "GAUDI_FWCTL_STATUS_BAD_VALUE",
+    "GAUDI_FWCTL_DATA_WORDS",
     "DRM_GAUDI_BO_WC",
     "DRM_GAUDI_BO_DEVICE",
     "DRM_GAUDI_BO_IMPORTED",
@@ -142,10 +189,14 @@ fn main() {
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
     let header = manifest.join("gaudi_accel.h");
     println!("cargo:rerun-if-changed={}", header.display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        manifest.join("gaudi_fwctl.h").display()
+    );
     println!("cargo:rerun-if-changed=build.rs");
 
     let mut c = String::from(
-        "#include <stdio.h>\n#include <stddef.h>\n#include \"gaudi_accel.h\"\nint main(void)\n{\n",
+        "#include <stdio.h>\n#include <stddef.h>\n#include \"gaudi_accel.h\"\n#include \"gaudi_fwctl.h\"\nint main(void)\n{\n",
     );
     for (s, fields) in STRUCTS {
         c += &format!("\tprintf(\"size {s} %zu\\n\", sizeof(struct {s}));\n");

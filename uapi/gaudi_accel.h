@@ -56,6 +56,8 @@ enum drm_gaudi_query_type {
 	DRM_GAUDI_QUERY_DEVICE_INFO = 0,
 	/** @DRM_GAUDI_QUERY_MEMORY: &struct drm_gaudi_memory_info. */
 	DRM_GAUDI_QUERY_MEMORY = 1,
+	/** @DRM_GAUDI_QUERY_HEALTH: &struct drm_gaudi_health. */
+	DRM_GAUDI_QUERY_HEALTH = 2,
 };
 
 /**
@@ -105,6 +107,79 @@ struct drm_gaudi_memory_info {
 	__u64 bo_count;
 	/** @bo_bytes: total size of the live buffer objects. */
 	__u64 bo_bytes;
+};
+
+/* The device's state in &struct drm_gaudi_health. */
+/* The device works. */
+#define DRM_GAUDI_DEVICE_OK		0
+/* The device is wedged: see Documentation/health.rst. */
+#define DRM_GAUDI_DEVICE_WEDGED		1
+
+/* Maximum number of hardware queues &struct drm_gaudi_health describes. */
+#define DRM_GAUDI_HEALTH_QUEUES		8
+
+/**
+ * struct drm_gaudi_health - health of the device.
+ *
+ * Returned by %DRM_GAUDI_QUERY_HEALTH: the device's sensors and error
+ * counters as it reports them (see Documentation/health.rst for units and
+ * update rates), and what the driver knows of its queues. New fields are
+ * only ever appended; the kernel copies min(size, sizeof) bytes.
+ */
+struct drm_gaudi_health {
+	/** @temp_mc: die temperature, millidegrees Celsius. */
+	__u32 temp_mc;
+	/** @temp_crit_mc: highest specified temperature, millidegrees Celsius. */
+	__u32 temp_crit_mc;
+	/** @power_uw: board power, microwatts. */
+	__u32 power_uw;
+	/** @power_avg_uw: board power over the last second, microwatts. */
+	__u32 power_avg_uw;
+	/** @power_cap_uw: power cap, microwatts. */
+	__u32 power_cap_uw;
+	/** @clock_mhz: core clock, MHz. */
+	__u32 clock_mhz;
+	/** @voltage_mv: core voltage, millivolts. */
+	__u32 voltage_mv;
+	/** @current_ma: core current, milliamperes. */
+	__u32 current_ma;
+	/** @energy_uj: energy used since the device's reset, microjoules. */
+	__u64 energy_uj;
+	/** @busy_ns: busy time of all queues since the device's reset, ns. */
+	__u64 busy_ns;
+	/** @ecc_ce_count: correctable memory errors since the device's reset. */
+	__u32 ecc_ce_count;
+	/** @ecc_ue_count: uncorrectable memory errors since the device's reset. */
+	__u32 ecc_ue_count;
+	/** @ecc_last_addr: device address of the last memory error, 0 if none. */
+	__u64 ecc_last_addr;
+	/** @reset_count: queue resets that dropped work since the device's reset. */
+	__u32 reset_count;
+	/** @state: %DRM_GAUDI_DEVICE_OK or %DRM_GAUDI_DEVICE_WEDGED. */
+	__u32 state;
+	/** @num_queues: queues described in @queue_status and @queue_busy_ns. */
+	__u32 num_queues;
+	/** @engine_busy: bit q: queue q is executing packets. */
+	__u32 engine_busy;
+	/**
+	 * @queue_status: Q_STATUS of each queue: 0 disabled, 1 idle, 2 busy,
+	 * 3 waiting, 4 error.
+	 */
+	__u32 queue_status[DRM_GAUDI_HEALTH_QUEUES];
+	/** @queue_busy_ns: time each queue had jobs at its head since the driver bound, ns. */
+	__u64 queue_busy_ns[DRM_GAUDI_HEALTH_QUEUES];
+	/** @jobs_completed: jobs that completed since the driver bound. */
+	__u64 jobs_completed;
+	/** @jobs_failed: jobs that failed (error, timeout, unbind) since the driver bound. */
+	__u64 jobs_failed;
+	/** @last_fault_code: DRM_GAUDI_ERR_* of the last failed job, 0 if none. */
+	__u32 last_fault_code;
+	/** @last_fault_queue: hardware queue of the last failed job. */
+	__u32 last_fault_queue;
+	/** @last_fault_addr: faulting address of the last failed job (MMU faults). */
+	__u64 last_fault_addr;
+	/** @last_fault_packet: address of the packet that failed last. */
+	__u64 last_fault_packet;
 };
 
 /**

@@ -13,7 +13,7 @@ use std::{
     os::unix::net::UnixStream,
     sync::{
         atomic::{fence, Ordering},
-        Arc,
+        Arc, Mutex, MutexGuard,
     },
     time::{Duration, Instant},
 };
@@ -22,6 +22,7 @@ use gaudi_hw::{mmu, queue as hwq, regs};
 
 use crate::{
     fault::{Fault, QueueFaults},
+    health::{self, Load, Sensors},
     ivshmem,
     mem::{Dma, Mapping, SharedRam},
     queue::{Core, Irqs, Queue},
@@ -58,6 +59,8 @@ pub struct Device {
     queues: Vec<Queue>,
     /// The device is lost (injected) until then: it answers nothing.
     lost_until: Option<Instant>,
+    load: Arc<Load>,
+    sensors: Mutex<Sensors>,
 }
 
 /// Initialises the register file in `shm` as the device does at reset: every register zero
@@ -130,8 +133,10 @@ impl Device {
         }
         let shm_fd = crate::mem::memfd(&format!("gaudi-emu{instance}"), shm_size)?;
         let shm = Arc::new(Mapping::new(&shm_fd, shm_size)?);
+        let load = Arc::new(Load::new(regs::NUM_QUEUES_VALUE as usize));
         let core = Arc::new(Core {
             instance,
+            load: load.clone(),
             shm: shm.clone(),
             ram: ram.clone(),
             faults: (0..regs::NUM_QUEUES_VALUE)
@@ -151,7 +156,20 @@ impl Device {
             core,
             queues,
             lost_until: None,
+            load,
+            sensors: Mutex::new(Sensors::new()),
         })
+    }
+
+    fn sensors(&self) -> MutexGuard<'_, Sensors> {
+        self.sensors.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+
+    /// Records a memory (ECC) error at device address `addr`, correctable or not, in the
+    /// error counters of the health block.
+    pub fn memory_error(&self, uncorrectable: bool, addr: u64) {
+        health::memory_error(&self.shm, uncorrectable, addr);
     }
 
     /// Resets the device: the whole shared region becomes zero (device memory does not leak
@@ -178,6 +196,7 @@ impl Device {
             f.clear();
         }
         reset_registers(&self.shm, self.instance, self.vectors as u32);
+        self.sensors().reset(&self.shm, &self.load);
     }
 
     /// A device reset while a client is attached: the queues abandon their work, the device
@@ -200,7 +219,8 @@ impl Device {
     }
 
     /// Time passes: a lost device whose time is up comes back reset, as after a slot power
-    /// cycle. Called by the server's loop at least every 200 ms.
+    /// cycle, and the sensors of an attached device that answers are updated if their time has
+    /// come ([`health::UPDATE_INTERVAL`]). Called by the server's loop at least every 100 ms.
     pub fn tick(&mut self) {
         if self.lost_until.is_some_and(|t| Instant::now() >= t) {
             self.lost_until = None;
@@ -209,6 +229,9 @@ impl Device {
                 "gaudi-emu{}: device back after a loss, reset",
                 self.instance
             );
+        }
+        if self.client.is_some() && !self.is_lost() {
+            self.sensors().tick(&self.shm, &self.load);
         }
     }
 
@@ -231,12 +254,10 @@ impl Device {
                 self.raise(regs::VECTOR_ERROR as usize)?;
             }
             Fault::EccCorrectable { addr } | Fault::EccUncorrectable { addr } => {
-                shm.write64(regs::ECC_ADDR, u64::from(addr));
-                if matches!(fault, Fault::EccUncorrectable { .. }) {
-                    shm.add32(regs::ECC_UE_COUNT, 1);
+                let uncorrectable = matches!(fault, Fault::EccUncorrectable { .. });
+                health::memory_error(shm, uncorrectable, u64::from(addr));
+                if uncorrectable {
                     shm.or32(regs::STATUS, regs::STATUS_ERROR);
-                } else {
-                    shm.add32(regs::ECC_CE_COUNT, 1);
                 }
                 self.raise(regs::VECTOR_ERROR as usize)?;
             }
@@ -375,6 +396,7 @@ impl Device {
         if self.is_lost() {
             return Vec::new();
         }
+        self.sensors().mailbox(&self.shm);
         match run_selftest(&self.shm, &mut &*self.ram) {
             None => {}
             Some(res) => {

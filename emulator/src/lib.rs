@@ -13,6 +13,7 @@
 pub mod device;
 pub mod engine;
 pub mod fault;
+pub mod health;
 pub mod ivshmem;
 pub mod mem;
 pub mod mme;

@@ -55,6 +55,8 @@ impl Irqs {
 /// What a device's queues share: its memory and guest RAM.
 pub struct Core {
     pub instance: u32,
+    /// Busy time of the queues, for the sensors.
+    pub load: Arc<crate::health::Load>,
     /// The shared region: register file and device memory.
     pub shm: Arc<Mapping>,
     pub ram: Arc<SharedRam>,
@@ -235,6 +237,7 @@ fn thread_main(sh: &Shared) {
                 c = sh.cv.wait(c).unwrap_or_else(|e| e.into_inner());
             }
         };
+        sh.core.load.begin(sh.q);
         Worker {
             sh,
             irqs: &irqs,
@@ -243,6 +246,7 @@ fn thread_main(sh: &Shared) {
             hard,
         }
         .burst();
+        sh.core.load.end(sh.q);
         drop(irqs);
         let mut c = sh.lock();
         c.busy = false;
@@ -460,6 +464,9 @@ impl Worker<'_> {
             shm.write64(reg(r), 0);
         }
         shm.clear32(regs::ERR_QUEUES, 1 << self.sh.q);
+        if resume != self.st.head {
+            shm.add32(gaudi_hw::health::RESET_COUNT, 1);
+        }
         self.st.head = resume;
         shm.write32(reg(hwq::Q_HEAD), resume);
         // Not in error any more; the fetch loop says what the queue does next.

@@ -23,7 +23,7 @@ use std::{
     time::Duration,
 };
 
-use crate::{device::Device, fault::Fault, ivshmem, mem::SharedRam};
+use crate::{device::Device, fault::Fault, health, ivshmem, mem::SharedRam};
 
 /// Configuration of a server.
 #[derive(Clone, Debug)]
@@ -113,8 +113,9 @@ enum Source {
 
 /// How long the handshake may block on a client that does not read.
 const SEND_TIMEOUT: Duration = Duration::from_secs(2);
-/// Poll timeout, which bounds how late a stop request is seen.
-const POLL_MS: libc::c_int = 200;
+/// Poll timeout, which bounds how late a stop request is seen and how late the sensors are
+/// updated.
+const POLL_MS: libc::c_int = health::UPDATE_INTERVAL.as_millis() as libc::c_int;
 
 impl Server {
     /// Creates the devices and binds their sockets. On error, sockets bound so far are
@@ -148,16 +149,13 @@ impl Server {
         self.listeners.iter().map(|l| l.path.as_path()).collect()
     }
 
-    /// Runs until `stop` is set (checked at least every 200 ms and after every signal).
+    /// Runs until `stop` is set (checked at least every 100 ms and after every signal).
     pub fn run(&mut self, stop: &AtomicBool) -> io::Result<()> {
         let mut fds = Vec::new();
         let mut srcs = Vec::new();
         while !stop.load(Ordering::Relaxed) {
             fds.clear();
             srcs.clear();
-            for d in &mut self.devices {
-                d.tick();
-            }
             for (i, l) in self.listeners.iter().enumerate() {
                 fds.push(pollfd(l.sock.as_raw_fd()));
                 srcs.push(Source::Listener(i));
@@ -184,6 +182,9 @@ impl Server {
                     continue;
                 }
                 return Err(e);
+            }
+            for d in &mut self.devices {
+                d.tick();
             }
             // Doorbells first, then hang-ups, then new clients: a doorbell rung just before
             // a client went away is still served, and indices stay valid.

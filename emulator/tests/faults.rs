@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use common::{pkt, *};
 use gaudi_emu::{
     fault::Fault,
-    hw::{queue as hwq, regs},
+    hw::{health, queue as hwq, regs},
 };
 
 const FENCE_PA: u64 = DATA;
@@ -155,14 +155,14 @@ fn ecc_errors_and_spurious_interrupts() {
         regs::FI_STATUS_OK
     );
     assert_eq!(rig.wait_irq(regs::VECTOR_ERROR), 1);
-    assert_eq!(rig.shm.read32(regs::ECC_CE_COUNT), 1);
-    assert_eq!(rig.shm.read64(regs::ECC_ADDR), 0x4000);
+    assert_eq!(rig.shm.read32(health::ECC_CE_COUNT), 1);
+    assert_eq!(rig.shm.read64(health::ECC_LAST_ADDR), 0x4000);
     assert_eq!(rig.shm.read32(regs::STATUS), regs::STATUS_READY);
     rig.dev
         .inject(Fault::EccUncorrectable { addr: 0x8000 })
         .unwrap();
     assert_eq!(rig.wait_irq(regs::VECTOR_ERROR), 1);
-    assert_eq!(rig.shm.read32(regs::ECC_UE_COUNT), 1);
+    assert_eq!(rig.shm.read32(health::ECC_UE_COUNT), 1);
     assert_eq!(
         rig.shm.read32(regs::STATUS),
         regs::STATUS_READY | regs::STATUS_ERROR
@@ -176,7 +176,7 @@ fn ecc_errors_and_spurious_interrupts() {
     rig.dev.handle_doorbell(regs::DOORBELL_CONTROL as usize, 1);
     assert_eq!(rig.shm.read32(regs::DEV_RESET), 0);
     assert_eq!(rig.shm.read32(regs::STATUS), regs::STATUS_READY);
-    assert_eq!(rig.shm.read32(regs::ECC_UE_COUNT), 0);
+    assert_eq!(rig.shm.read32(health::ECC_UE_COUNT), 0);
 }
 
 #[test]

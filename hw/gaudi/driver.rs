@@ -13,10 +13,12 @@ use kernel::{
     drm::{
         self,
         accel::{
+            fdinfo::Printer,
             gem::vram::DeviceMemory,
             sched::queue::{Config, JobQueue},
         },
     },
+    fwctl, hwmon,
     io::{io_read, io_write, poll, Io},
     irq::{self, IrqReturn},
     pci::{self, IrqType, IrqTypes, IrqVectorRegistration},
@@ -27,12 +29,16 @@ use kernel::{
 };
 
 use crate::{
+    debugfs::Debugfs,
     engine::{Engine, ErrorIrq, QueueBackend, QueueIrq, Shared, QUEUE_DEPTH},
-    file::FileData,
+    file::{File, FileData},
+    fwctl::{FwctlUser, Mailbox},
     gem::{Bo, BoStats},
+    health::Sensors,
     hw::regs as hwregs,
-    recovery::{DebugFs, Health},
+    recovery::Health,
     regs, uapi,
+    usage::ENGINE_NAMES,
 };
 
 /// How long a job may run at the head of its hardware queue, by default (debugfs
@@ -332,7 +338,6 @@ impl<'bound> Hw<'bound> {
 pub(crate) struct GaudiPciData<'bound> {
     /// The heartbeat, which wedges the device when needed: stopped first.
     health: Arc<Health>,
-    _debugfs: ManuallyDrop<DebugFs>,
     drm: ManuallyDrop<drm::Registration<'bound, GaudiDriver>>,
     engine: Arc<Engine>,
     queue_irqs: ManuallyDrop<KVec<Pin<KBox<irq::Registration<'bound, QueueIrq>>>>>,
@@ -340,6 +345,11 @@ pub(crate) struct GaudiPciData<'bound> {
     irq: ManuallyDrop<Pin<KBox<irq::Registration<'bound, ControlIrq>>>>,
     /// Borrowed by the interrupt registrations (see [`GaudiPciDriver::probe`]).
     vectors: ManuallyDrop<KBox<IrqVectorRegistration<'bound>>>,
+    /// The hwmon device of the sensors.
+    _hwmon: hwmon::Registration<'bound, Sensors>,
+    /// The fwctl device of the management firmware.
+    _fwctl: fwctl::Registration<'bound, FwctlUser>,
+    _debugfs: Debugfs,
 }
 
 impl Drop for GaudiPciData<'_> {
@@ -348,10 +358,7 @@ impl Drop for GaudiPciData<'_> {
         // SAFETY: Each field is dropped exactly once, here, and not used afterwards. The order
         // is the one documented on the type: the interrupt registrations borrow `vectors`, so
         // they go before them.
-        unsafe {
-            ManuallyDrop::drop(&mut self._debugfs);
-            ManuallyDrop::drop(&mut self.drm);
-        }
+        unsafe { ManuallyDrop::drop(&mut self.drm) };
         self.engine.shutdown();
         // SAFETY: As above.
         unsafe {
@@ -443,6 +450,19 @@ impl pci::Driver for GaudiPciDriver {
         )?;
         let engine = Engine::new(pdev.as_ref(), shared)
             .inspect_err(|e| dev_err!(pdev, "queues did not come up: {e:?}\n"))?;
+        let bound: &'bound device::Device<Bound> = pdev.as_ref();
+        let hwmon = hwmon::Registration::new(bound, c"gaudi", Sensors::new(engine.shared.clone()))?;
+        let fwctl_dev = fwctl::Device::<FwctlUser>::new(bound)?;
+        // SAFETY: The registration is stored in the driver data and dropped with it, never
+        // forgotten; the fwctl device was just allocated and is registered only here.
+        let fwctl = unsafe {
+            fwctl::Registration::new(
+                bound,
+                &fwctl_dev,
+                Mailbox::new(engine.shared.clone(), info.0.instance),
+            )?
+        };
+        let debugfs = Debugfs::new(bound, &engine)?;
 
         let request = vectors_ref.index(hwregs::VECTOR_ERROR as usize)?;
         // SAFETY: As above.
@@ -502,7 +522,6 @@ impl pci::Driver for GaudiPciDriver {
             bo_stats: BoStats::default(),
         }? Error);
         let unregistered = drm::UnregisteredDevice::<GaudiDriver>::new(pdev, data)?;
-        let bound: &'bound device::Device<Bound> = pdev.as_ref();
         // SAFETY: The registration is stored in the driver data and dropped with it, never
         // forgotten.
         let drm = unsafe {
@@ -521,19 +540,20 @@ impl pci::Driver for GaudiPciDriver {
             )?
         };
 
-        let debugfs = DebugFs::new(bound, &engine)?;
         // Last: nothing fails after the heartbeat started.
         let health = Health::start(engine.clone(), drm.device(), bound)?;
 
         Ok(GaudiPciData {
             health,
-            _debugfs: ManuallyDrop::new(debugfs),
             drm: ManuallyDrop::new(drm),
             engine,
             queue_irqs: ManuallyDrop::new(queue_irqs),
             error_irq: ManuallyDrop::new(error_irq),
             irq: ManuallyDrop::new(irq),
             vectors: ManuallyDrop::new(vectors),
+            _hwmon: hwmon,
+            _fwctl: fwctl,
+            _debugfs: debugfs,
         })
     }
 }
@@ -570,5 +590,15 @@ impl drm::Driver for GaudiDriver {
         (GAUDI_CTX_DESTROY, drm_gaudi_ctx_destroy, 0, FileData::ctx_destroy),
         (GAUDI_SUBMIT, drm_gaudi_submit, 0, FileData::submit),
         (GAUDI_CTX_QUERY, drm_gaudi_ctx_query, 0, FileData::ctx_query),
+    }
+
+    /// The client's busy time on each hardware queue (`drm-engine-queue<q>`) and the memory
+    /// keys of its buffer objects.
+    fn show_fdinfo(_dev: &GaudiDevice, file: &File, printer: &mut Printer<'_>) {
+        let usage = &file.inner().usage;
+        for (q, name) in ENGINE_NAMES.iter().enumerate() {
+            printer.engine(name, usage.busy_ns(q));
+        }
+        printer.memory_stats(file);
     }
 }

@@ -50,6 +50,7 @@ use crate::{
     },
     recovery::{wait_ms, Ras, Snapshot, WedgeReason},
     regs::{BAR_IVSHMEM_SIZE, IVSHMEM_DOORBELL},
+    usage::{ClientUsage, JobUsage, QueueStats},
 };
 
 /// Bytes of a hardware queue's ring.
@@ -222,6 +223,8 @@ pub(crate) struct HwJob {
     pub(crate) seqno: u64,
     /// Hardware sequence number, set by `run`.
     pub(crate) hw_seq: u64,
+    /// Busy time of the job's client.
+    pub(crate) usage: Arc<ClientUsage>,
 }
 
 /// A job on the hardware.
@@ -232,11 +235,13 @@ struct InFlight {
     end: u32,
     ctx: Arc<CtxState>,
     seqno: u64,
+    usage: JobUsage,
 }
 
 impl InFlight {
     /// Ends the job: records the outcome in its context, then signals its hardware fence.
     fn end(self, error: Option<(Error, JobError)>) {
+        self.usage.end(error.as_ref().map(|(_, e)| e));
         match error {
             None => {
                 self.ctx.job_ended(self.seqno, None);
@@ -311,6 +316,8 @@ pub(crate) struct HwQueue {
     timeline: Timeline,
     shared: Arc<Shared>,
     ras: Arc<Ras>,
+    /// Busy time and job counts.
+    pub(crate) stats: Arc<QueueStats>,
     #[pin]
     state: SpinLockIrq<QueueState>,
 }
@@ -328,12 +335,14 @@ impl HwQueue {
         for _ in 0..QUEUE_DEPTH {
             jobs.push(None, GFP_KERNEL)?;
         }
+        let stats = QueueStats::new(index)?;
         Arc::pin_init(
             pin_init!(Self {
                 index,
                 timeline: Timeline::new(c"gaudi", c"gaudi-hw-queue"),
                 shared,
                 ras,
+                stats,
                 state <- new_spinlock_irq!(
                     QueueState {
                         mem: Some(QueueMem { ring, fences }),
@@ -508,6 +517,7 @@ impl HwQueue {
                 end,
                 ctx: job.ctx.clone(),
                 seqno: job.seqno,
+                usage: JobUsage::start(&self.stats, &job.usage),
             });
         }
         job.hw_seq = seq;
@@ -805,8 +815,8 @@ impl irq::Handler for ErrorIrq {
         let shared = &self.shared;
         let (Ok(bits), Ok(ce), Ok(ue)) = (
             shared.read32(regs::ERR_QUEUES),
-            shared.read32(regs::ECC_CE_COUNT),
-            shared.read32(regs::ECC_UE_COUNT),
+            shared.read32(crate::hw::health::ECC_CE_COUNT),
+            shared.read32(crate::hw::health::ECC_UE_COUNT),
         ) else {
             return IrqReturn::None;
         };
@@ -904,8 +914,8 @@ impl Engine {
         let fences = FencePage::new(dev)?;
         let ras = Ras::new()?;
         ras.sync_ecc(
-            shared.read32(regs::ECC_CE_COUNT)?,
-            shared.read32(regs::ECC_UE_COUNT)?,
+            shared.read32(crate::hw::health::ECC_CE_COUNT)?,
+            shared.read32(crate::hw::health::ECC_UE_COUNT)?,
         );
         let mut pt = PageTable::new(dev, va_bits, pa_bits)?;
         let mut queues = KVec::new();

@@ -16,11 +16,23 @@ use crate::{
     gem::Bo,
     submit::Ctx,
     uapi,
+    usage::ClientUsage,
     vm::{self, LazyVm, Vm},
 };
 
 /// Contexts a client may have at once.
 const MAX_CONTEXTS: usize = 256;
+
+/// `DRM_GAUDI_QUERY_HEALTH` result.
+#[repr(transparent)]
+struct HealthInfo(uapi::drm_gaudi_health);
+
+// Eighteen `u32`s and eighteen `u64`s, the `u64`s at 8-byte offsets: no padding.
+const _: () = assert!(core::mem::size_of::<uapi::drm_gaudi_health>() == 18 * 4 + 18 * 8);
+
+// SAFETY: `drm_gaudi_health` is made of integers laid out without padding (the uapi mirror's
+// build checks every offset against the C header), so every byte is initialized.
+unsafe impl AsBytes for HealthInfo {}
 
 /// `DRM_GAUDI_QUERY_MEMORY` result.
 #[repr(transparent)]
@@ -43,6 +55,8 @@ pub(crate) struct FileData {
     vm: LazyVm,
     #[pin]
     ctxs: Mutex<Contexts>,
+    /// Busy time of the client's jobs, for fdinfo.
+    pub(crate) usage: Arc<ClientUsage>,
 }
 
 impl FileData {
@@ -79,6 +93,7 @@ impl drm::file::DriverFile for FileData {
                     },
                     "gaudi_file_ctxs"
                 ),
+                usage: ClientUsage::new()?,
             }),
             GFP_KERNEL,
         )
@@ -132,6 +147,10 @@ impl FileData {
                     bo_bytes,
                 });
                 copy_query_result(args, info.as_bytes())?
+            }
+            uapi::DRM_GAUDI_QUERY_HEALTH => {
+                let health = HealthInfo(crate::health::query(&reg_data.engine)?);
+                copy_query_result(args, health.as_bytes())?
             }
             _ => return Err(EINVAL),
         }

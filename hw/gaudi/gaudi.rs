@@ -7,13 +7,17 @@
 //! registers each device as a DRM compute accelerator (`/dev/accel/accelN`) through
 //! `kernel::drm::accel`.
 
+mod debugfs;
 mod driver;
 mod engine;
 mod file;
+mod fwctl;
 mod gem;
+mod health;
 mod recovery;
 mod regs;
 mod submit;
+mod usage;
 mod vm;
 
 /// The device's programming interface, shared with the emulator and userspace.
@@ -37,4 +41,5 @@ kernel::module_pci_driver! {
     authors: ["The rust-accel developers"],
     description: "Gaudi-class compute accelerator driver",
     license: "GPL",
+    imports_ns: ["FWCTL"],
 }

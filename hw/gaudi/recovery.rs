@@ -32,7 +32,6 @@ use kernel::{
     drm::accel::{self, WedgeTask},
     impl_has_delayed_work, new_delayed_work, new_spinlock_irq,
     prelude::*,
-    str::CString,
     sync::{aref::ARef, Arc, SpinLockIrq},
     time::{delay::fsleep, msecs_to_jiffies, Delta},
     uaccess::UserSliceReader,
@@ -435,8 +434,8 @@ impl Health {
         writeln!(f, "STATUS: {:#010x}", reg(regs::STATUS))?;
         writeln!(f, "ERR_QUEUES: {:#010x}", reg(regs::ERR_QUEUES))?;
         writeln!(f, "PKT_COUNT: {}", reg(regs::PKT_COUNT))?;
-        writeln!(f, "ECC_CE_COUNT: {}", reg(regs::ECC_CE_COUNT))?;
-        writeln!(f, "ECC_UE_COUNT: {}", reg(regs::ECC_UE_COUNT))?;
+        writeln!(f, "ECC_CE_COUNT: {}", reg(crate::hw::health::ECC_CE_COUNT))?;
+        writeln!(f, "ECC_UE_COUNT: {}", reg(crate::hw::health::ECC_UE_COUNT))?;
         if let Some(qi) = snap.queue {
             writeln!(f, "queue: {qi}")?;
             for (name, v) in QUEUE_WORDS.iter().zip(snap.regs.iter()) {
@@ -556,20 +555,16 @@ fn set_timeout(engine: &Arc<Engine>, reader: &mut UserSliceReader) -> Result {
     Ok(())
 }
 
-/// The debugfs files of a device, in `/sys/kernel/debug/gaudi-<PCI name>/`:
-/// `ras` (counters and state of error handling), `inject` (fault injection) and
-/// `job_timeout_ms`.
-pub(crate) struct DebugFs {
+/// The recovery files of a device's debugfs directory (`debugfs.rs`): `ras` (counters and
+/// state of error handling), `inject` (fault injection) and `job_timeout_ms`.
+pub(crate) struct RecoveryFiles {
     _ras: Pin<KBox<debugfs::File<Arc<Engine>>>>,
     _inject: Pin<KBox<debugfs::File<Arc<Engine>>>>,
     _timeout: Pin<KBox<debugfs::File<Arc<Engine>>>>,
-    _dir: debugfs::Dir,
 }
 
-impl DebugFs {
-    pub(crate) fn new(dev: &device::Device<Bound>, engine: &Arc<Engine>) -> Result<Self> {
-        let name = CString::try_from_fmt(fmt!("gaudi-{}", dev.name()))?;
-        let dir = debugfs::Dir::new(&name);
+impl RecoveryFiles {
+    pub(crate) fn new(dir: &debugfs::Dir, engine: &Arc<Engine>) -> Result<Self> {
         let ras = KBox::pin_init(
             dir.read_callback_file(c"ras", engine.clone(), &show_ras),
             GFP_KERNEL,
@@ -591,7 +586,6 @@ impl DebugFs {
             _ras: ras,
             _inject: inject,
             _timeout: timeout,
-            _dir: dir,
         })
     }
 }

@@ -252,6 +252,7 @@ pub(crate) fn submit(
             ctx: ctx.state.clone(),
             seqno,
             hw_seq: 0,
+            usage: file.inner().usage.clone(),
         },
         _vm: None,
         _bos: refs,

@@ -78,12 +78,6 @@ pub mod regs {
     /// Self-test status (`SELFTEST_STATUS_*`), RW, u32.
     pub const SELFTEST_STATUS: usize = 0x114;
 
-    /// Correctable device-memory (ECC) errors since reset, RO, u32.
-    pub const ECC_CE_COUNT: usize = 0x800;
-    /// Uncorrectable device-memory (ECC) errors since reset, RO, u32.
-    pub const ECC_UE_COUNT: usize = 0x804;
-    /// Device-memory offset of the last ECC error, RO, u64.
-    pub const ECC_ADDR: usize = 0x808;
     /// Device reset, RW, u32: the driver writes [`DEV_RESET_START`] and rings the control
     /// doorbell; the device resets and the register reads 0 again when it is done.
     pub const DEV_RESET: usize = 0x810;
@@ -229,9 +223,6 @@ pub mod regs {
         ("SELFTEST_PATTERN", SELFTEST_PATTERN, 8),
         ("SELFTEST_CTRL", SELFTEST_CTRL, 4),
         ("SELFTEST_STATUS", SELFTEST_STATUS, 4),
-        ("ECC_CE_COUNT", ECC_CE_COUNT, 4),
-        ("ECC_UE_COUNT", ECC_UE_COUNT, 4),
-        ("ECC_ADDR", ECC_ADDR, 8),
         ("DEV_RESET", DEV_RESET, 4),
         ("ENGINE_RESET0", ENGINE_RESET0, 4),
         ("ENGINE_RESET1", ENGINE_RESET0 + 4, 4),
@@ -828,6 +819,135 @@ pub mod tpc {
     }
 }
 
+/// Health sensors, error counters and the management-firmware mailbox, at `0x900..0xa00` of
+/// the register file.
+///
+/// The sensors follow the device's load: the device updates them about every 100 ms from the
+/// busy time of its queues (a power and thermal model) and from the configuration the
+/// firmware holds (`CFG_*`, read and changed through the mailbox). The error counters count
+/// from the device's reset; fault injection in the emulator (or a real memory error) bumps
+/// them.
+///
+/// The mailbox: the driver writes `MBOX_CMD`, `MBOX_ARG0`, `MBOX_ARG1`, then increments
+/// `MBOX_SEQ` and rings the control doorbell. The firmware answers in `MBOX_STATUS` and
+/// `MBOX_DATA`, then sets `MBOX_ACK` to `MBOX_SEQ`. One request at a time.
+pub mod health {
+    /// Die temperature in millidegrees Celsius, RO, u32.
+    pub const TEMP: usize = 0x900;
+    /// Highest temperature the device is specified for, millidegrees Celsius, RO, u32.
+    pub const TEMP_CRIT: usize = 0x904;
+    /// Board power in microwatts, RO, u32.
+    pub const POWER: usize = 0x908;
+    /// Board power averaged over the last second, microwatts, RO, u32.
+    pub const POWER_AVG: usize = 0x90c;
+    /// Power cap in microwatts (the `CFG_POWER_CAP` setting), RO, u32.
+    pub const POWER_CAP: usize = 0x910;
+    /// Core voltage in millivolts, RO, u32.
+    pub const VOLTAGE: usize = 0x914;
+    /// Core current in milliamperes, RO, u32.
+    pub const CURRENT: usize = 0x918;
+    /// Core clock in MHz, RO, u32.
+    pub const CLOCK: usize = 0x91c;
+    /// Energy used since reset in microjoules, RO, u64.
+    pub const ENERGY: usize = 0x920;
+    /// Busy time of all queues since reset in nanoseconds, RO, u64.
+    pub const BUSY_NS: usize = 0x928;
+    /// Queues executing packets, one bit per queue, RO, u32.
+    pub const ENGINE_BUSY: usize = 0x930;
+    /// Correctable memory (ECC) errors since reset, RO, u32.
+    pub const ECC_CE_COUNT: usize = 0x940;
+    /// Uncorrectable memory (ECC) errors since reset, RO, u32.
+    pub const ECC_UE_COUNT: usize = 0x944;
+    /// Device address of the last memory error, RO, u64.
+    pub const ECC_LAST_ADDR: usize = 0x948;
+    /// Queue resets that dropped work (`Q_RESUME` past `Q_HEAD`) since reset, RO, u32.
+    pub const RESET_COUNT: usize = 0x950;
+    /// Mailbox command (`MBOX_CMD_*`), RW, u32.
+    pub const MBOX_CMD: usize = 0x980;
+    /// First argument of the command, RW, u32.
+    pub const MBOX_ARG0: usize = 0x984;
+    /// Second argument of the command, RW, u32.
+    pub const MBOX_ARG1: usize = 0x988;
+    /// Request counter, RW, u32: the driver increments it and rings the control doorbell.
+    pub const MBOX_SEQ: usize = 0x98c;
+    /// Last request answered, RO, u32.
+    pub const MBOX_ACK: usize = 0x990;
+    /// Outcome of the last request (`MBOX_STATUS_*`), RO, u32.
+    pub const MBOX_STATUS: usize = 0x994;
+    /// Answer of the last request, [`MBOX_DATA_WORDS`] words, RO.
+    pub const MBOX_DATA: usize = 0x9a0;
+    /// Words of [`MBOX_DATA`].
+    pub const MBOX_DATA_WORDS: usize = 16;
+
+    /// `MBOX_CMD`: firmware version and diagnostics, [`DIAG_WORDS`] words of `MBOX_DATA`.
+    pub const MBOX_CMD_DIAG: u32 = 1;
+    /// `MBOX_CMD`: read configuration value `ARG0` (`CFG_*`) into `MBOX_DATA[0]`.
+    pub const MBOX_CMD_GET_CONFIG: u32 = 2;
+    /// `MBOX_CMD`: set configuration value `ARG0` to `ARG1`.
+    pub const MBOX_CMD_SET_CONFIG: u32 = 3;
+
+    /// `MBOX_STATUS`: done.
+    pub const MBOX_STATUS_OK: u32 = 0;
+    /// `MBOX_STATUS`: unknown command.
+    pub const MBOX_STATUS_BAD_CMD: u32 = 1;
+    /// `MBOX_STATUS`: unknown configuration value.
+    pub const MBOX_STATUS_BAD_KEY: u32 = 2;
+    /// `MBOX_STATUS`: value out of range.
+    pub const MBOX_STATUS_BAD_VALUE: u32 = 3;
+
+    /// Configuration value: power cap in milliwatts, [`POWER_CAP_MIN_MW`]..=[`POWER_CAP_MAX_MW`].
+    pub const CFG_POWER_CAP: u32 = 0;
+    /// Configuration value: highest core clock in MHz, [`CLOCK_MIN_MHZ`]..=[`CLOCK_MAX_MHZ`].
+    pub const CFG_CLOCK_MAX: u32 = 1;
+    /// Number of configuration values.
+    pub const NUM_CFG: u32 = 2;
+
+    /// Lowest power cap, mW.
+    pub const POWER_CAP_MIN_MW: u32 = 50_000;
+    /// Highest power cap and the default, mW.
+    pub const POWER_CAP_MAX_MW: u32 = 350_000;
+    /// Idle core clock, MHz.
+    pub const CLOCK_MIN_MHZ: u32 = 400;
+    /// Highest core clock and the default, MHz.
+    pub const CLOCK_MAX_MHZ: u32 = 1800;
+    /// Firmware version in `MBOX_DATA[0]` of [`MBOX_CMD_DIAG`]: `major << 16 | minor`.
+    pub const FW_VERSION: u32 = 0x0001_0000;
+
+    // The answer follows the mailbox registers and ends with the block.
+    const _: () = assert!(MBOX_STATUS < MBOX_DATA && MBOX_DATA + 4 * MBOX_DATA_WORDS <= 0xa00);
+    const _: () = assert!(DIAG_WORDS <= MBOX_DATA_WORDS);
+
+    /// Words of the [`MBOX_CMD_DIAG`] answer: firmware version, uptime in ms, temperature
+    /// (m°C), power (µW), clock (MHz), ECC correctable, ECC uncorrectable, resets, doorbells
+    /// handled, packets executed.
+    pub const DIAG_WORDS: usize = 10;
+
+    /// Registers of the health block: name as in the spec, offset, size.
+    pub const HEALTH_REGISTERS: &[(&str, usize, usize)] = &[
+        ("TEMP", TEMP, 4),
+        ("TEMP_CRIT", TEMP_CRIT, 4),
+        ("POWER", POWER, 4),
+        ("POWER_AVG", POWER_AVG, 4),
+        ("POWER_CAP", POWER_CAP, 4),
+        ("VOLTAGE", VOLTAGE, 4),
+        ("CURRENT", CURRENT, 4),
+        ("CLOCK", CLOCK, 4),
+        ("ENERGY", ENERGY, 8),
+        ("BUSY_NS", BUSY_NS, 8),
+        ("ENGINE_BUSY", ENGINE_BUSY, 4),
+        ("ECC_CE_COUNT", ECC_CE_COUNT, 4),
+        ("ECC_UE_COUNT", ECC_UE_COUNT, 4),
+        ("ECC_LAST_ADDR", ECC_LAST_ADDR, 8),
+        ("RESET_COUNT", RESET_COUNT, 4),
+        ("MBOX_CMD", MBOX_CMD, 4),
+        ("MBOX_ARG0", MBOX_ARG0, 4),
+        ("MBOX_ARG1", MBOX_ARG1, 4),
+        ("MBOX_SEQ", MBOX_SEQ, 4),
+        ("MBOX_ACK", MBOX_ACK, 4),
+        ("MBOX_STATUS", MBOX_STATUS, 4),
+    ];
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -875,11 +995,19 @@ mod tests {
             ours(queue::QUEUE_REGISTERS),
             spec_table(".. queue-register-table")
         );
+        assert_eq!(
+            ours(health::HEALTH_REGISTERS),
+            spec_table(".. health-register-table")
+        );
     }
 
     #[test]
     fn layout_is_aligned_and_disjoint() {
-        for table in [regs::REGISTERS, queue::QUEUE_REGISTERS] {
+        for table in [
+            regs::REGISTERS,
+            queue::QUEUE_REGISTERS,
+            health::HEALTH_REGISTERS,
+        ] {
             let mut end = 0;
             for &(name, off, size) in table {
                 assert_eq!(off % size, 0, "{name} is not naturally aligned");
@@ -891,6 +1019,7 @@ mod tests {
         assert!(last_queue <= regs::CTX_BASE);
         assert!(mmu::ctx_reg(regs::NUM_ASIDS_VALUE, 0) <= regs::REGS_SIZE);
         assert!(regs::REGS_SIZE as u64 <= regs::DRAM_OFFSET_VALUE);
+        assert!(mmu::ctx_reg(regs::NUM_ASIDS_VALUE, 0) <= health::TEMP);
     }
 
     #[test]

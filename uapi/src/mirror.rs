@@ -35,6 +35,14 @@ pub const DRM_GAUDI_CTX_QUERY: u32 = 8;
 pub const DRM_GAUDI_QUERY_DEVICE_INFO: u32 = 0;
 /// `DRM_GAUDI_QUERY_MEMORY` of `enum drm_gaudi_query_type`: [`drm_gaudi_memory_info`].
 pub const DRM_GAUDI_QUERY_MEMORY: u32 = 1;
+/// `DRM_GAUDI_QUERY_HEALTH` of `enum drm_gaudi_query_type`: [`drm_gaudi_health`].
+pub const DRM_GAUDI_QUERY_HEALTH: u32 = 2;
+/// `DRM_GAUDI_DEVICE_OK`: the device works.
+pub const DRM_GAUDI_DEVICE_OK: u32 = 0;
+/// `DRM_GAUDI_DEVICE_WEDGED`: the device is wedged.
+pub const DRM_GAUDI_DEVICE_WEDGED: u32 = 1;
+/// `DRM_GAUDI_HEALTH_QUEUES`: queues that [`drm_gaudi_health`] describes at most.
+pub const DRM_GAUDI_HEALTH_QUEUES: u32 = 8;
 
 /// `DRM_GAUDI_BO_WC`: CPU mappings of a system-memory object are write-combined.
 pub const DRM_GAUDI_BO_WC: u32 = 1 << 0;
@@ -139,6 +147,37 @@ pub struct drm_gaudi_memory_info {
     pub dram_free: u64,
     pub bo_count: u64,
     pub bo_bytes: u64,
+}
+
+/// `struct drm_gaudi_health`: health of the device.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct drm_gaudi_health {
+    pub temp_mc: u32,
+    pub temp_crit_mc: u32,
+    pub power_uw: u32,
+    pub power_avg_uw: u32,
+    pub power_cap_uw: u32,
+    pub clock_mhz: u32,
+    pub voltage_mv: u32,
+    pub current_ma: u32,
+    pub energy_uj: u64,
+    pub busy_ns: u64,
+    pub ecc_ce_count: u32,
+    pub ecc_ue_count: u32,
+    pub ecc_last_addr: u64,
+    pub reset_count: u32,
+    pub state: u32,
+    pub num_queues: u32,
+    pub engine_busy: u32,
+    pub queue_status: [u32; DRM_GAUDI_HEALTH_QUEUES as usize],
+    pub queue_busy_ns: [u64; DRM_GAUDI_HEALTH_QUEUES as usize],
+    pub jobs_completed: u64,
+    pub jobs_failed: u64,
+    pub last_fault_code: u32,
+    pub last_fault_queue: u32,
+    pub last_fault_addr: u64,
+    pub last_fault_packet: u64,
 }
 
 /// `struct drm_gaudi_query`.
@@ -288,3 +327,51 @@ pub const DRM_IOCTL_GAUDI_SUBMIT: u32 =
 /// `DRM_IOCTL_GAUDI_CTX_QUERY`.
 pub const DRM_IOCTL_GAUDI_CTX_QUERY: u32 =
     drm_iowr::<drm_gaudi_ctx_query>(DRM_COMMAND_BASE + DRM_GAUDI_CTX_QUERY);
+
+/// `GAUDI_FWCTL_CMD_DIAG` of `gaudi_fwctl.h`: firmware diagnostics.
+pub const GAUDI_FWCTL_CMD_DIAG: u32 = 1;
+/// `GAUDI_FWCTL_CMD_GET_CONFIG`: read a configuration value.
+pub const GAUDI_FWCTL_CMD_GET_CONFIG: u32 = 2;
+/// `GAUDI_FWCTL_CMD_SET_CONFIG`: change a configuration value.
+pub const GAUDI_FWCTL_CMD_SET_CONFIG: u32 = 3;
+/// `GAUDI_FWCTL_CFG_POWER_CAP`: power cap, mW.
+pub const GAUDI_FWCTL_CFG_POWER_CAP: u32 = 0;
+/// `GAUDI_FWCTL_CFG_CLOCK_MAX`: highest core clock, MHz.
+pub const GAUDI_FWCTL_CFG_CLOCK_MAX: u32 = 1;
+/// `GAUDI_FWCTL_STATUS_OK`: the firmware did it.
+pub const GAUDI_FWCTL_STATUS_OK: u32 = 0;
+/// `GAUDI_FWCTL_STATUS_BAD_CMD`: unknown command.
+pub const GAUDI_FWCTL_STATUS_BAD_CMD: u32 = 1;
+/// `GAUDI_FWCTL_STATUS_BAD_KEY`: unknown configuration value.
+pub const GAUDI_FWCTL_STATUS_BAD_KEY: u32 = 2;
+/// `GAUDI_FWCTL_STATUS_BAD_VALUE`: value out of range.
+pub const GAUDI_FWCTL_STATUS_BAD_VALUE: u32 = 3;
+/// `GAUDI_FWCTL_DATA_WORDS`: words of [`gaudi_fwctl_rpc_out::data`].
+pub const GAUDI_FWCTL_DATA_WORDS: u32 = 16;
+
+/// `struct fwctl_info_gaudi`: device data of `FWCTL_INFO`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct fwctl_info_gaudi {
+    pub instance: u32,
+    pub num_config: u32,
+}
+
+/// `struct gaudi_fwctl_rpc_in`: an RPC request.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct gaudi_fwctl_rpc_in {
+    pub cmd: u32,
+    pub key: u32,
+    pub value: u32,
+    pub flags: u32,
+}
+
+/// `struct gaudi_fwctl_rpc_out`: the firmware's answer.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct gaudi_fwctl_rpc_out {
+    pub status: u32,
+    pub len: u32,
+    pub data: [u32; GAUDI_FWCTL_DATA_WORDS as usize],
+}

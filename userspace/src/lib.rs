@@ -150,6 +150,8 @@ unsafe trait QueryResult: Default {}
 unsafe impl QueryResult for drm_gaudi_device_info {}
 // SAFETY: Four `u64`s.
 unsafe impl QueryResult for drm_gaudi_memory_info {}
+// SAFETY: Integers and arrays of integers, no padding (checked against the C header).
+unsafe impl QueryResult for uapi::drm_gaudi_health {}
 
 /// `EINVAL` as an [`io::Error`].
 pub(crate) fn einval() -> io::Error {
@@ -256,6 +258,12 @@ impl Device {
     /// the device's live buffer objects (of every client, imports included).
     pub fn memory_info(&self) -> io::Result<drm_gaudi_memory_info> {
         self.query_struct(uapi::DRM_GAUDI_QUERY_MEMORY)
+    }
+
+    /// Health of the device: sensors, error counters, queue states and the last job fault
+    /// (`DRM_GAUDI_QUERY_HEALTH`, see `Documentation/health.rst`).
+    pub fn health(&self) -> io::Result<uapi::drm_gaudi_health> {
+        self.query_struct(uapi::DRM_GAUDI_QUERY_HEALTH)
     }
 
     /// `DRM_IOCTL_GET_CAP`.

@@ -146,7 +146,7 @@ fn main() {
         t.subtest("unknown-type", || {
             let dev = dev()?;
             let mut buf = [0u8; INFO_SIZE];
-            for ty in [2, 3, 0x100, u32::MAX] {
+            for ty in [uapi::DRM_GAUDI_QUERY_HEALTH + 1, 0x100, u32::MAX] {
                 let mut q = query(&mut buf, INFO_SIZE as u32);
                 q.type_ = ty;
                 igt::assert_eq!(
