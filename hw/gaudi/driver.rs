@@ -9,7 +9,7 @@ use core::{
 
 use kernel::{
     device::{self, Bound, Core, DeviceContext},
-    dma::Coherent,
+    dma::{Coherent, Device as _},
     drm::{
         self,
         accel::{
@@ -343,6 +343,12 @@ impl pci::Driver for GaudiPciDriver {
     ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
         pdev.enable_device_mem()?;
         pdev.set_master();
+        // The device's MMU maps any length of contiguous memory: scatterlists of buffer
+        // objects (whose pages may merge into segments beyond the 64 KiB default) need no
+        // splitting.
+        // SAFETY: Nothing allocates or maps DMA memory for this device before this point of
+        // probe.
+        unsafe { pdev.dma_set_max_seg_size(u32::MAX) };
 
         let ivshmem = pdev.iomap_region_sized::<{ regs::BAR_IVSHMEM_SIZE }>(
             regs::BAR_IVSHMEM,
