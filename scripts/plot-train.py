@@ -53,9 +53,13 @@ def main():
         b.set_title("Devices busy (jobs in flight)")
         fig.suptitle("gaudi-train --bench: digits MLP, TCG guest")
     else:
-        for name, r in runs.items():
-            a.plot(r["epoch"], r["loss"], marker="o", label=name)
-            b.plot(r["epoch"], [100 * x for x in r["accuracy"]], marker="o", label=name)
+        # The curves may coincide: distinct lines and marker sizes keep each visible.
+        styles = [("-", "o", 9), ("--", "s", 6), (":", "^", 4)]
+        for i, (name, r) in enumerate(runs.items()):
+            ls, mk, ms = styles[i % len(styles)]
+            kw = dict(linestyle=ls, marker=mk, markersize=ms, label=name)
+            a.plot(r["epoch"], r["loss"], **kw)
+            b.plot(r["epoch"], [100 * x for x in r["accuracy"]], **kw)
         a.set_xlabel("epoch")
         a.set_ylabel("mean training loss")
         a.set_title("Training loss")
