@@ -631,18 +631,9 @@ impl<'d> DeviceTrainer<'d> {
         rt.col_sum(&dh, &gb1)
     }
 
-    /// Trains one epoch and tests on `test` (the test set given to [`DeviceTrainer::new`]).
-    pub fn epoch(&mut self, train: &Dataset, test: &Dataset, epoch: usize) -> EpochResult {
-        self.try_epoch(train, test, epoch, &mut |_, _| {})
-            .unwrap_or(EpochResult {
-                loss: f32::NAN,
-                ..Default::default()
-            })
-    }
-
-    /// [`DeviceTrainer::epoch`] with errors, calling `progress(step, steps)` as the steps
-    /// are queued.
-    pub fn try_epoch(
+    /// Trains one epoch and tests on `test` (the test set given to [`DeviceTrainer::new`]),
+    /// calling `progress(step, steps)` as the steps are queued.
+    pub fn epoch(
         &mut self,
         train: &Dataset,
         test: &Dataset,

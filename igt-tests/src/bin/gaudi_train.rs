@@ -98,7 +98,7 @@ fn device_run(
     let mut out = Vec::new();
     for e in 0..CFG.epochs {
         out.push(ok!(
-            t.try_epoch(train, test, e, &mut |_, _| {}),
+            t.epoch(train, test, e, &mut |_, _| {}),
             "epoch {e}"
         ));
     }

@@ -114,7 +114,7 @@ fn device_run(
         epochs: Vec::new(),
     };
     for e in 0..cfg.epochs {
-        let r = t.try_epoch(train, test, e, &mut |s, n| {
+        let r = t.epoch(train, test, e, &mut |s, n| {
             progress(name, e, cfg.epochs, s, n)
         })?;
         if !quiet {

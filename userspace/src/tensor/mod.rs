@@ -342,7 +342,8 @@ impl<'d> Runtime<'d> {
         self.last
     }
 
-    /// Declares that the pending job uses `m`'s object (for writing with `write`).
+    /// Declares that the pending job uses object `handle` (for writing with `write`): the
+    /// operations do it for their operands.
     pub fn uses(&mut self, handle: u32, write: bool) {
         let flags = if write {
             DRM_GAUDI_SUBMIT_BO_READ | DRM_GAUDI_SUBMIT_BO_WRITE
