@@ -97,10 +97,7 @@ fn device_run(
     let mut t = ok!(DeviceTrainer::new(devices, train, test, CFG));
     let mut out = Vec::new();
     for e in 0..CFG.epochs {
-        out.push(ok!(
-            t.epoch(train, test, e, &mut |_, _| {}),
-            "epoch {e}"
-        ));
+        out.push(ok!(t.epoch(train, test, e, &mut |_, _| {}), "epoch {e}"));
     }
     let params = ok!(t.params(0));
     for i in 1..devices.len() {
