@@ -26,7 +26,7 @@ GUEST := $(BUILD)/guest
 RELEASE := $(CARGO_TARGET_DIR)/release
 
 IGT_BINS := accel_core gaudi_query gaudi_health gaudi_gem gaudi_prime accel_syncobj gaudi_vm gaudi_exec \
-	gaudi_recovery gaudi_fuzz gaudi_faults gaudi_races
+	gaudi_recovery gaudi_fuzz gaudi_faults gaudi_races gaudi_train
 # What a run must show: every test binary with its subtests, the KUnit suites, the allowed
 # skips and log lines. The guest runs what it lists; igt-summary judges the run against it.
 EXPECTED := igt-tests/expected.txt
@@ -46,6 +46,11 @@ PKGCONFIG := $(BUILD)/pkgconfig
 GAUDI_PC := $(PKGCONFIG)/gaudi.pc
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 PKG_GAUDI := PKG_CONFIG_PATH=$(PKGCONFIG) pkg-config
+# The training demo's data set: scikit-learn's handwritten digits, from Debian's python3-sklearn
+# (installed by scripts/setup-host.sh); the guest gets it uncompressed in /project/data.
+DIGITS_GZ := /usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz
+# C programs against libgaudi's C ABI (examples/c), built with pkg-config.
+C_EXAMPLES := $(BUILD)/c/infer
 
 .PHONY: all setup kernel module userspace libgaudi c-tests guest host-tests manifest run check \
 	bench soak fuzz style style-static clippy clean
@@ -77,7 +82,13 @@ $(GAUDI_PC): userspace/gaudi.pc.in userspace
 	@sed -e 's|@libdir@|$(LIB)|' -e 's|@includedir@|$(CURDIR)/userspace/include|' \
 		-e 's|@version@|$(VERSION)|' $< > $@
 
-c-tests: $(C_IGT)
+c-tests: $(C_IGT) $(C_EXAMPLES)
+
+$(BUILD)/c/infer: examples/c/infer.c userspace/include/gaudi/gaudi.h $(GAUDI_PC)
+	@echo ">>> building infer (cc, libgaudi through pkg-config)" >&2
+	@mkdir -p $(@D)
+	@$(CC) -O2 -Wall -Werror $$($(PKG_GAUDI) --cflags gaudi) -o $@ $< \
+		-Wl,-rpath,'$$ORIGIN/../lib' $$($(PKG_GAUDI) --libs gaudi)
 
 $(BUILD)/c/%: igt-tests/c/%.c $(C_IGT_COMMON) uapi/gaudi_accel.h | setup
 	@echo ">>> building $* (cc, libdrm)" >&2
@@ -108,7 +119,9 @@ guest: module userspace libgaudi c-tests
 	@mkdir -p $(GUEST)/bench
 	@cp $(foreach m,bench_engine accel_sched_bench drm_sched_bench,$(BUILD)/kmod/bench/sched/$(m).ko) \
 		$(GUEST)/bench/
-	@cp $(RELEASE)/gaudi-info $(RELEASE)/gaudi-bench $(RELEASE)/gaudi-as $(GUEST)/bin/
+	@cp $(RELEASE)/gaudi-info $(RELEASE)/gaudi-bench $(RELEASE)/gaudi-as $(RELEASE)/gaudi-train \
+		$(C_EXAMPLES) $(GUEST)/bin/
+	@mkdir -p $(GUEST)/data && zcat $(DIGITS_GZ) > $(GUEST)/data/digits.csv
 	@cp $(LIB)/libgaudi.so.0 $(GUEST)/lib/
 	@cp $(foreach b,$(IGT_BINS),$(RELEASE)/$(b)) $(C_IGT) $(GUEST)/igt/
 	@cp $(RELEASE)/gaudi-emu $(RELEASE)/igt-summary $(RELEASE)/igt-manifest $(BUILD)/bin/
@@ -128,6 +141,7 @@ manifest: guest
 
 run: guest
 	@scripts/vm.sh run
+	@scripts/plot-train.py $(BUILD)/results/train.csv $(BUILD)/results/train.png
 
 # Style: the static checks (rustfmt, cargo fmt, checkpatch) take seconds
 # and come first, after a self-test that feeds each checker a bad input;
@@ -165,6 +179,7 @@ soak: guest
 bench: guest
 	@scripts/vm.sh bench
 	@scripts/bench-report.sh $(BUILD)/results/bench.txt
+	@scripts/plot-train.py --bench $(BUILD)/results/train-bench.csv $(BUILD)/results/train-bench.png
 	@$(BUILD)/bin/igt-summary --kernel-log $(BUILD)/results/dmesg.txt
 
 # The campaign's figures (calls, rate, requests, errnos) from results/fuzz.txt, then the

@@ -5,7 +5,8 @@
 # project's build output is at /project (read-only) and results go to
 # /results. The kernel command line selects what to do:
 #   accel.mode=check  run the conformance suite on every accel node
-#   accel.mode=run    show the devices and what userspace sees of them
+#   accel.mode=run    show the devices, train the digits classifier on them
+#                     and on the CPU, run the C inference example
 #   accel.mode=bench  run the benchmarks (figures in /results/bench.txt)
 #   accel.mode=fuzz   a long fuzzing campaign on the first node (gaudi_fuzz,
 #                     accel.fuzz_calls and accel.fuzz_seed; /results/fuzz.txt)
@@ -83,6 +84,21 @@ mkdir -p /dev/dri
 case "$mode" in
 run)
 	/project/bin/gaudi-info
+	# The training demo: the digits classifier on one device, on both
+	# (data-parallel) and on the guest CPU; then the C example's inference
+	# with the trained weights through libgaudi.
+	echo "accel-guest: training the digits classifier"
+	if /project/bin/gaudi-train --out /results; then
+		status "train ok"
+	else
+		status "train failed"
+		failure "gaudi-train failed"
+	fi
+	if [ -f /results/mlp-params.txt ]; then
+		echo "accel-guest: the C example (examples/c/infer.c) on the trained weights"
+		/project/bin/infer /results/mlp-params.txt /project/data/digits.csv ||
+			failure "infer failed"
+	fi
 	;;
 check)
 	/project/run-igt.sh $nodes

@@ -10,7 +10,9 @@
 #    (default 5);
 #  - gaudi-bench, if it was built: buffer objects on our node against vgem,
 #    then execution on the device ("exec-bench" lines: null job round trip,
-#    submit throughput, a dependent chain, DMA bandwidth).
+#    submit throughput, a dependent chain, DMA bandwidth);
+#  - gaudi-train --bench: time per epoch of the digits classifier on one
+#    device, two devices and the guest CPU, and the busy share.
 
 out=/results/bench.txt
 : > "$out"
@@ -48,4 +50,15 @@ if [ -x /project/bin/gaudi-bench ]; then
 	# On the console as well as in the results.
 	cat /tmp/gaudi-bench.txt
 	cat /tmp/gaudi-bench.txt >> "$out"
+fi
+# The training benchmark: time per epoch of the digits classifier on one
+# device, on two and on the guest CPU, and the devices' busy share
+# (/results/train-bench.csv, plotted on the host).
+if [ -x /project/bin/gaudi-train ]; then
+	echo "accel-guest: benchmark gaudi-train"
+	/project/bin/gaudi-train --bench --epochs 3 --out /tmp > /tmp/gaudi-train.txt 2>/dev/null ||
+		echo "gaudi-train failed: $?" >> /tmp/gaudi-train.txt
+	cp /tmp/bench.csv /results/train-bench.csv 2>/dev/null
+	cat /tmp/gaudi-train.txt
+	sed 's/^/train-bench /' /tmp/gaudi-train.txt >> "$out"
 fi

@@ -8,7 +8,8 @@
 # DRM_IOCTL_VERSION, the submit rates against the round trip and against
 # each other, the dependent chain against the round trip, and the device's
 # DMA against the host's memcpy of the same size ("host-bench" lines, which
-# scripts/vm.sh adds after the VM). Exits non-zero if a job-queue run was
+# scripts/vm.sh adds after the VM), and the training benchmark's table
+# ("train-bench" lines). Exits non-zero if a job-queue run was
 # rejected (a job that did not run, failed, or signalled out of order), if a
 # benchmark module did not load, if the two benchmarks did not use the
 # same configuration, or if gaudi-bench or the host's memcpy failed.
@@ -54,6 +55,9 @@ awk '
 # gaudi-bench or the memcpy on the host did not finish: the line stays in the
 # output and the report fails.
 /^(gaudi-bench|host-bench memcpy) failed/ { failed[++nfailed] = $0 }
+# The training benchmark's lines (gaudi-train --bench) are printed as they are; a
+# failed run fails the report.
+/^train-bench (gaudi-train failed|gaudi-train: FAILED)/ { failed[++nfailed] = $0 }
 # host-bench memcpy GB/s MEDIAN MIN MAX bytes=N
 /^host-bench memcpy GB\/s / { split($7, p, "="); hm[p[2]] = $4 + 0; hr[p[2]] = sprintf("%.4g-%.4g", $5, $6); next }
 { other[++m] = $0 }

@@ -15,6 +15,8 @@ PKGS=(
 	clang-19 lld-19 llvm-19 libclang-19-dev
 	rustc-web rust-web-src rust-web-clippy rustfmt-web
 	libdrm-dev pkg-config gcc-multilib libc6-dev-i386
+	# The training demo's data set (scikit-learn's digits) and its plots.
+	python3-sklearn python3-matplotlib
 )
 BPO_PKGS=(qemu-system-x86)
 

@@ -1129,3 +1129,250 @@ pub unsafe extern "C" fn gaudi_string_free(s: *mut c_char) {
         drop(unsafe { CString::from_raw(s) });
     }
 }
+
+/// `struct gaudi_rt`: a tensor runtime ([`crate::tensor::Runtime`]) on a device that the
+/// caller keeps open until [`gaudi_rt_destroy`].
+#[derive(Debug)]
+pub struct gaudi_rt {
+    rt: crate::tensor::Runtime<'static>,
+}
+
+/// `struct gaudi_tensor`: a device tensor of a runtime's device.
+#[derive(Debug)]
+pub struct gaudi_tensor {
+    t: crate::tensor::Tensor<'static>,
+}
+
+/// `gaudi_rt_create()`.
+///
+/// # Safety
+///
+/// `dev` is a live device that outlives the runtime and its tensors; `rt` is valid for a
+/// write.
+#[no_mangle]
+pub unsafe extern "C" fn gaudi_rt_create(dev: *mut Device, rt: *mut *mut gaudi_rt) -> c_int {
+    // SAFETY: The caller keeps the device alive for as long as the runtime and its tensors
+    // (documented in gaudi.h), which is what the 'static borrow stands for.
+    let Some(d) = (unsafe { dev.cast_const().as_ref::<'static>() }) else {
+        return -libc::EINVAL;
+    };
+    if rt.is_null() {
+        return -libc::EINVAL;
+    }
+    match crate::tensor::Runtime::new(d) {
+        Ok(r) => {
+            // SAFETY: `rt` is valid for a write, per the caller.
+            unsafe { rt.write(Box::into_raw(Box::new(gaudi_rt { rt: r }))) };
+            0
+        }
+        Err(e) => neg(&e),
+    }
+}
+
+/// `gaudi_rt_destroy()`.
+///
+/// # Safety
+///
+/// `rt` is null or a runtime of [`gaudi_rt_create`], not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn gaudi_rt_destroy(rt: *mut gaudi_rt) {
+    if !rt.is_null() {
+        // SAFETY: Made by `Box::into_raw` in `gaudi_rt_create`, given back once.
+        drop(unsafe { Box::from_raw(rt) });
+    }
+}
+
+/// Runs `f` on the runtime behind `rt`; `-EINVAL` for a null pointer.
+///
+/// # Safety
+///
+/// `rt` is null or a live runtime.
+unsafe fn with_rt(
+    rt: *mut gaudi_rt,
+    f: impl FnOnce(&mut crate::tensor::Runtime<'static>) -> io::Result<()>,
+) -> c_int {
+    // SAFETY: Null or live, per the caller.
+    match unsafe { rt.as_mut() } {
+        Some(r) => status(f(&mut r.rt)),
+        None => -libc::EINVAL,
+    }
+}
+
+/// The descriptor of the tensor behind `t`, `EINVAL` for a null pointer.
+///
+/// # Safety
+///
+/// `t` is null or a live tensor.
+unsafe fn mat(t: *const gaudi_tensor) -> io::Result<crate::tensor::Mat> {
+    // SAFETY: Null or live, per the caller.
+    unsafe { t.as_ref() }
+        .map(|t| t.t.mat())
+        .ok_or_else(crate::einval)
+}
+
+/// `gaudi_tensor_create()`.
+///
+/// # Safety
+///
+/// `rt` is a live runtime; `t` is valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn gaudi_tensor_create(
+    rt: *mut gaudi_rt,
+    rows: u32,
+    cols: u32,
+    t: *mut *mut gaudi_tensor,
+) -> c_int {
+    if t.is_null() {
+        return -libc::EINVAL;
+    }
+    // SAFETY: As documented for the caller.
+    unsafe {
+        with_rt(rt, |r| {
+            let tensor = r.tensor(rows, cols)?;
+            t.write(Box::into_raw(Box::new(gaudi_tensor { t: tensor })));
+            Ok(())
+        })
+    }
+}
+
+/// `gaudi_tensor_destroy()`.
+///
+/// # Safety
+///
+/// `t` is null or a tensor of [`gaudi_tensor_create`], not used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn gaudi_tensor_destroy(t: *mut gaudi_tensor) {
+    if !t.is_null() {
+        // SAFETY: Made by `Box::into_raw` in `gaudi_tensor_create`, given back once.
+        drop(unsafe { Box::from_raw(t) });
+    }
+}
+
+/// `gaudi_tensor_upload()`.
+///
+/// # Safety
+///
+/// `rt` and `t` are live; `values` is valid for `count` reads.
+#[no_mangle]
+pub unsafe extern "C" fn gaudi_tensor_upload(
+    rt: *mut gaudi_rt,
+    t: *const gaudi_tensor,
+    values: *const f32,
+    count: usize,
+) -> c_int {
+    // SAFETY: As documented for the caller.
+    unsafe { with_rt(rt, |r| r.upload(&mat(t)?, slice(values, count)?)) }
+}
+
+/// `gaudi_tensor_download()`.
+///
+/// # Safety
+///
+/// `rt` and `t` are live; `values` is valid for `count` writes.
+#[no_mangle]
+pub unsafe extern "C" fn gaudi_tensor_download(
+    rt: *mut gaudi_rt,
+    t: *const gaudi_tensor,
+    values: *mut f32,
+    count: usize,
+) -> c_int {
+    // SAFETY: As documented for the caller.
+    unsafe {
+        with_rt(rt, |r| {
+            let m = mat(t)?;
+            if count != m.len() || values.is_null() {
+                return Err(crate::einval());
+            }
+            let v = r.download(&m)?;
+            std::ptr::copy_nonoverlapping(v.as_ptr(), values, count);
+            Ok(())
+        })
+    }
+}
+
+/// `gaudi_rt_matmul()`.
+///
+/// # Safety
+///
+/// `rt` is live; `a`, `b`, `c` are live tensors, `bias` null or a live tensor.
+#[no_mangle]
+pub unsafe extern "C" fn gaudi_rt_matmul(
+    rt: *mut gaudi_rt,
+    a: *const gaudi_tensor,
+    b: *const gaudi_tensor,
+    c: *const gaudi_tensor,
+    bias: *const gaudi_tensor,
+    flags: u32,
+) -> c_int {
+    if flags & !GAUDI_RT_FLAGS != 0 {
+        return -libc::EINVAL;
+    }
+    // SAFETY: As documented for the caller.
+    unsafe {
+        with_rt(rt, |r| {
+            let bias = if bias.is_null() {
+                None
+            } else {
+                Some(mat(bias)?)
+            };
+            r.matmul(
+                &mat(a)?,
+                flags & GAUDI_RT_TRANS_A != 0,
+                &mat(b)?,
+                flags & GAUDI_RT_TRANS_B != 0,
+                &mat(c)?,
+                bias.as_ref(),
+                flags & GAUDI_RT_RELU != 0,
+            )
+        })
+    }
+}
+
+/// `GAUDI_RT_TRANS_A`.
+pub const GAUDI_RT_TRANS_A: u32 = 1 << 0;
+/// `GAUDI_RT_TRANS_B`.
+pub const GAUDI_RT_TRANS_B: u32 = 1 << 1;
+/// `GAUDI_RT_RELU`.
+pub const GAUDI_RT_RELU: u32 = 1 << 2;
+const GAUDI_RT_FLAGS: u32 = GAUDI_RT_TRANS_A | GAUDI_RT_TRANS_B | GAUDI_RT_RELU;
+
+/// `gaudi_rt_softmax()`.
+///
+/// # Safety
+///
+/// `rt`, `z` and `p` are live.
+#[no_mangle]
+pub unsafe extern "C" fn gaudi_rt_softmax(
+    rt: *mut gaudi_rt,
+    z: *const gaudi_tensor,
+    p: *const gaudi_tensor,
+) -> c_int {
+    // SAFETY: As documented for the caller.
+    unsafe { with_rt(rt, |r| r.softmax(&mat(z)?, &mat(p)?)) }
+}
+
+/// `gaudi_rt_argmax()`.
+///
+/// # Safety
+///
+/// `rt`, `z` and `out` are live.
+#[no_mangle]
+pub unsafe extern "C" fn gaudi_rt_argmax(
+    rt: *mut gaudi_rt,
+    z: *const gaudi_tensor,
+    out: *const gaudi_tensor,
+) -> c_int {
+    // SAFETY: As documented for the caller.
+    unsafe { with_rt(rt, |r| r.argmax(&mat(z)?, &mat(out)?)) }
+}
+
+/// `gaudi_rt_sync()`.
+///
+/// # Safety
+///
+/// `rt` is live.
+#[no_mangle]
+pub unsafe extern "C" fn gaudi_rt_sync(rt: *mut gaudi_rt) -> c_int {
+    // SAFETY: As documented for the caller.
+    unsafe { with_rt(rt, |r| r.sync()) }
+}

@@ -52,7 +52,9 @@ pub mod cmdbuf;
 pub mod drm;
 pub mod exec;
 pub mod mapping;
+pub mod mlp;
 pub mod syncobj;
+pub mod tensor;
 pub mod tpc;
 pub mod va;
 

@@ -473,6 +473,39 @@ pub fn sync_file_status(fd: BorrowedFd<'_>) -> io::Result<i32> {
     Ok(info.status)
 }
 
+/// `struct sync_fence_info` (`linux/sync_file.h`): one fence of a sync_file.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct sync_fence_info {
+    /// Name of the fence's timeline.
+    pub obj_name: [u8; 32],
+    /// Name of the driver that signals it.
+    pub driver_name: [u8; 32],
+    /// 1 signalled, 0 active, a negative errno for an error.
+    pub status: i32,
+    /// Zero.
+    pub flags: u32,
+    /// `CLOCK_MONOTONIC` time of the signal in nanoseconds, once signalled.
+    pub timestamp_ns: u64,
+}
+
+/// When the single fence of the sync_file `fd` signalled (`CLOCK_MONOTONIC` nanoseconds, the
+/// clock of [`monotonic_ns`]), or `None` while it has not; `EINVAL` for a sync_file of several
+/// fences.
+pub fn sync_file_timestamp(fd: BorrowedFd<'_>) -> io::Result<Option<u64>> {
+    let mut fence = sync_fence_info::default();
+    let mut info = sync_file_info {
+        num_fences: 1,
+        sync_fence_info: &mut fence as *mut sync_fence_info as u64,
+        ..Default::default()
+    };
+    ioctl(fd, SYNC_IOC_FILE_INFO, &mut info)?;
+    if info.num_fences != 1 {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    Ok((fence.status == 1).then_some(fence.timestamp_ns))
+}
+
 /// The status of the fence of syncobj `handle` (or of its timeline `point`), as
 /// [`sync_file_status`]: how a client learns that a job failed, since waits succeed on fences
 /// that signalled with an error. A timeline point does not carry its fence's error (it is a
@@ -536,6 +569,8 @@ mod tests {
         assert_eq!(offset_of!(sync_file_info, status), 32);
         assert_eq!(offset_of!(sync_file_info, sync_fence_info), 48);
         assert_eq!(SYNC_IOC_FILE_INFO, 0xc038_3e04);
+        assert_eq!(size_of::<sync_fence_info>(), 80);
+        assert_eq!(offset_of!(sync_fence_info, timestamp_ns), 72);
     }
 
     #[test]

@@ -277,6 +277,9 @@ fn header_matches_the_library() {
             "const GAUDI_PRIORITY_HIGH",
             uapi::DRM_GAUDI_PRIORITY_HIGH.into(),
         ),
+        ("const GAUDI_RT_TRANS_A", GAUDI_RT_TRANS_A.into()),
+        ("const GAUDI_RT_TRANS_B", GAUDI_RT_TRANS_B.into()),
+        ("const GAUDI_RT_RELU", GAUDI_RT_RELU.into()),
     ];
     let seen: Vec<(String, u64)> = c
         .lines()

@@ -676,6 +676,129 @@ char *gaudi_tpc_disassemble(const uint64_t *code, size_t count);
  */
 void gaudi_string_free(char *s);
 
+/*
+ * The tensor runtime: fp32 matrices in device memory and operations on the
+ * device's engines (MME for products, TPC kernels for the rest), queued as
+ * command buffers that depend on each other through syncobjs. Operations
+ * return once queued; gaudi_tensor_download() and gaudi_rt_sync() wait.
+ * See Documentation/userspace.rst.
+ */
+
+/* A tensor runtime on one device. */
+struct gaudi_rt;
+/* A rows x cols fp32 matrix (row-major, dense) in device memory. */
+struct gaudi_tensor;
+
+/* Flags of gaudi_rt_matmul(). */
+#define GAUDI_RT_TRANS_A	(1u << 0)	/* use the transpose of a */
+#define GAUDI_RT_TRANS_B	(1u << 1)	/* use the transpose of b */
+#define GAUDI_RT_RELU		(1u << 2)	/* clamp the result at zero */
+
+/**
+ * gaudi_rt_create() - a tensor runtime on a device.
+ * @dev: the device; it must stay open until the runtime and its tensors are
+ *	destroyed.
+ * @rt: out: the runtime.
+ *
+ * Return: 0 or a negative errno.
+ */
+int gaudi_rt_create(struct gaudi_device *dev, struct gaudi_rt **rt);
+
+/**
+ * gaudi_rt_destroy() - wait for the runtime's work and free it.
+ * @rt: the runtime, or NULL.
+ */
+void gaudi_rt_destroy(struct gaudi_rt *rt);
+
+/**
+ * gaudi_tensor_create() - a rows x cols tensor in device memory.
+ * @rt: the runtime.
+ * @rows: rows (at least 1).
+ * @cols: columns (at least 1).
+ * @t: out: the tensor (contents undefined until written).
+ *
+ * Return: 0 or a negative errno.
+ */
+int gaudi_tensor_create(struct gaudi_rt *rt, uint32_t rows, uint32_t cols,
+			struct gaudi_tensor **t);
+
+/**
+ * gaudi_tensor_destroy() - free a tensor (waits for the jobs that use it).
+ * @t: the tensor, or NULL.
+ */
+void gaudi_tensor_destroy(struct gaudi_tensor *t);
+
+/**
+ * gaudi_tensor_upload() - queue the copy of host values into a tensor.
+ * @rt: the runtime.
+ * @t: the tensor.
+ * @values: rows * cols values, row-major.
+ * @count: rows * cols (-EINVAL otherwise).
+ *
+ * Return: 0 or a negative errno.
+ */
+int gaudi_tensor_upload(struct gaudi_rt *rt, const struct gaudi_tensor *t,
+			const float *values, size_t count);
+
+/**
+ * gaudi_tensor_download() - copy a tensor to the host once the work queued
+ * before is done.
+ * @rt: the runtime.
+ * @t: the tensor.
+ * @values: room for rows * cols values.
+ * @count: rows * cols (-EINVAL otherwise).
+ *
+ * Return: 0 or a negative errno (-EIO with a failed job).
+ */
+int gaudi_tensor_download(struct gaudi_rt *rt, const struct gaudi_tensor *t,
+			  float *values, size_t count);
+
+/**
+ * gaudi_rt_matmul() - queue c = op(a) * op(b) (+ bias) on the matrix engine.
+ * @rt: the runtime.
+ * @a: op(a) is m x k.
+ * @b: op(b) is k x n.
+ * @c: m x n result.
+ * @bias: NULL or n values added to every row.
+ * @flags: GAUDI_RT_TRANS_A, GAUDI_RT_TRANS_B, GAUDI_RT_RELU.
+ *
+ * Return: 0 or a negative errno (-EINVAL for shapes that do not agree).
+ */
+int gaudi_rt_matmul(struct gaudi_rt *rt, const struct gaudi_tensor *a,
+		    const struct gaudi_tensor *b, const struct gaudi_tensor *c,
+		    const struct gaudi_tensor *bias, uint32_t flags);
+
+/**
+ * gaudi_rt_softmax() - queue p = softmax(z) row by row (a TPC kernel).
+ * @rt: the runtime.
+ * @z: input.
+ * @p: output, the shape of @z.
+ *
+ * Return: 0 or a negative errno.
+ */
+int gaudi_rt_softmax(struct gaudi_rt *rt, const struct gaudi_tensor *z,
+		     const struct gaudi_tensor *p);
+
+/**
+ * gaudi_rt_argmax() - queue out[i] = index of the largest value of row i of z
+ * (the first on ties), as a float (a TPC kernel).
+ * @rt: the runtime.
+ * @z: input.
+ * @out: one value per row of @z.
+ *
+ * Return: 0 or a negative errno.
+ */
+int gaudi_rt_argmax(struct gaudi_rt *rt, const struct gaudi_tensor *z,
+		    const struct gaudi_tensor *out);
+
+/**
+ * gaudi_rt_sync() - submit what is queued and wait until it is done.
+ * @rt: the runtime.
+ *
+ * Return: 0 or a negative errno (-EIO with a failed job).
+ */
+int gaudi_rt_sync(struct gaudi_rt *rt);
+
 #if defined(__cplusplus)
 }
 #endif
