@@ -506,7 +506,7 @@ impl<T: BoDriverData> Object<T> {
             Err(e) => {
                 // SAFETY: `attach` was made by `PeerImport::attach` on `dma_buf`; its
                 // mapping is gone with the import and nothing else uses it.
-                unsafe { bindings::dma_buf_detach(dma_buf, attach) };
+                unsafe { p2p::detach(dma_buf, attach) };
                 return Err(e);
             }
         };

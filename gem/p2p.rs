@@ -236,6 +236,18 @@ impl PeerImport {
     }
 }
 
+/// Detaches an attachment made by [`PeerImport::attach`] whose import was dropped before an
+/// object took it over.
+///
+/// # Safety
+///
+/// `attach` must be an attachment of `dma_buf` made by [`PeerImport::attach`], without a
+/// mapping and not used any more.
+pub unsafe fn detach(dma_buf: *mut bindings::dma_buf, attach: *mut bindings::dma_buf_attachment) {
+    // SAFETY: By the safety requirements.
+    unsafe { bindings::dma_buf_detach(dma_buf, attach) };
+}
+
 impl Drop for PeerImport {
     fn drop(&mut self) {
         // Normally unmapped already (the object's release unmaps before the DRM core

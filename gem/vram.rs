@@ -77,7 +77,6 @@ use crate::{
     bindings,
     device::{self, Bound},
     devres::Devres,
-    error::to_result,
     ffi,
     gpu::buddy::{AllocatedBlocks, GpuBuddy, GpuBuddyAllocFlag, GpuBuddyAllocMode, GpuBuddyParams},
     mm::virt::flags as vm_flags,
@@ -700,10 +699,7 @@ impl Exports {
     }
 
     fn remove(&self, buf: *mut bindings::dma_buf) {
-        let mut list = self.list.lock();
-        if let Some(i) = list.bufs.iter().position(|&b| b == buf as usize) {
-            list.bufs.swap_remove(i);
-        }
+        self.list.lock().bufs.retain(|b| *b != buf as usize);
     }
 }
 
@@ -748,14 +744,25 @@ extern "C" fn attach(
     let Some(p2p) = alloc.p2p else {
         return EOPNOTSUPP.to_errno();
     };
-    // SAFETY: The provider is bound (`_entered`, type invariant of `P2pProvider`); `client`
-    // is the importer's live device.
-    let map_type = unsafe { bindings::pci_p2pdma_map_type(p2p.ptr.as_ptr(), client) };
-    match map_type {
-        bindings::pci_p2pdma_map_type_PCI_P2PDMA_MAP_BUS_ADDR
-        | bindings::pci_p2pdma_map_type_PCI_P2PDMA_MAP_THRU_HOST_BRIDGE => 0,
-        _ => EXDEV.to_errno(),
+    // The path between the importer and the provider must allow peer-to-peer transactions: a
+    // common upstream bridge or a whitelisted host bridge. The check is quiet (the importer
+    // learns the reason from the errno) and caches the result, which `map_dma_buf` then gets
+    // from `pci_p2pdma_map_type()`.
+    let mut clients = [client];
+    // SAFETY: The provider is bound (`_entered`, type invariant of `P2pProvider`), and its
+    // owner is the PCI function of the BAR; `clients` holds the importer's live device.
+    let distance = unsafe {
+        bindings::pci_p2pdma_distance_many(
+            crate::container_of!((*p2p.ptr.as_ptr()).owner, bindings::pci_dev, dev),
+            clients.as_mut_ptr(),
+            1,
+            false,
+        )
+    };
+    if distance < 0 {
+        return EXDEV.to_errno();
     }
+    0
 }
 
 /// `dma_buf_ops.map_dma_buf`: the object's BAR range mapped for the importer by
