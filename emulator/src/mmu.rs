@@ -472,7 +472,10 @@ mod tests {
         };
         let r = bus.locate(PEER_BAR2 + (1 << 20) + 8).unwrap();
         assert!(std::ptr::eq(r.map, &*peer));
-        assert_eq!((r.off, r.before, r.after), ((1 << 20) + 8, 8, (3 << 20) - 8));
+        assert_eq!(
+            (r.off, r.before, r.after),
+            ((1 << 20) + 8, 8, (3 << 20) - 8)
+        );
         assert_eq!(dev.read32(regs::P2P_TX_COUNT), 1);
         assert_eq!(peer.read32(regs::P2P_RX_COUNT), 1);
         // The peer's register file is not reachable, nor is anything past its BAR.

@@ -47,10 +47,9 @@ pub(crate) struct Job {
 impl Job {
     /// Whether the peer memory the job uses is still mapped as it was when it was submitted.
     pub(crate) fn peers_valid(&self) -> bool {
-        self.peers.iter().all(|(bo, seen)| {
-            bo.peer_import()
-                .is_some_and(|p| p.invalidations() == *seen)
-        })
+        self.peers
+            .iter()
+            .all(|(bo, seen)| bo.peer_import().is_some_and(|p| p.invalidations() == *seen))
     }
 }
 

@@ -83,7 +83,11 @@ fn far() -> igt::Result<PathBuf> {
 /// from the register file at the start of BAR2 (`resource2` in sysfs).
 fn counters(node: &Path) -> igt::Result<(u32, u32)> {
     let path = pci_dir(node)?.join("resource2");
-    let f = ok!(OpenOptions::new().read(true).open(&path), "{}", path.display());
+    let f = ok!(
+        OpenOptions::new().read(true).open(&path),
+        "{}",
+        path.display()
+    );
     let len = regs::REGS_SIZE;
     // SAFETY: A new shared, read-only mapping of the BAR's first page; nothing else is
     // affected.
@@ -208,7 +212,10 @@ fn dma_read_write() -> igt::Result {
     )?;
     // One transaction per page at least, each way.
     expect_peer_traffic(&me, &peer, before, (2 * HALF / 4096) as u32)?;
-    igt::assert!(read(&dst, 0, HALF)? == a[..HALF as usize], "read from the peer");
+    igt::assert!(
+        read(&dst, 0, HALF)? == a[..HALF as usize],
+        "read from the peer"
+    );
     // Both sides see what the importer wrote: the exporter in its own object, the importer
     // through the import's CPU mapping (the exporter's BAR).
     igt::assert!(
@@ -316,9 +323,19 @@ fn refused_topology() -> igt::Result {
     ok!(cb.dma_copy(src.va(), bounce.va(), SIZE));
     run_ok(&ctx, &cb, &[(src.handle(), false), (bounce.handle(), true)])?;
     let bfd = ok!(dev.prime_handle_to_fd(bounce.handle(), DRM_CLOEXEC | DRM_RDWR));
-    let h = ok!(far.prime_fd_to_handle(bfd.as_fd()), "import of system memory");
+    let h = ok!(
+        far.prime_fd_to_handle(bfd.as_fd()),
+        "import of system memory"
+    );
     igt::assert_eq!(ok!(far.gem_info(h)).flags, DRM_GAUDI_BO_IMPORTED);
-    let imp = ok!(Buffer::adopt(&far, gaudi::Bo { handle: h, size: SIZE }, true));
+    let imp = ok!(Buffer::adopt(
+        &far,
+        gaudi::Bo {
+            handle: h,
+            size: SIZE
+        },
+        true
+    ));
     let dst = local(&far, &vec![0; SIZE as usize])?;
     let fctx = ok!(Context::new(&far, Priority::Normal));
     let mut cb = CommandBuffer::new();
@@ -326,7 +343,11 @@ fn refused_topology() -> igt::Result {
     run_ok(&fctx, &cb, &[(imp.handle(), false), (dst.handle(), true)])?;
     igt::assert!(read(&dst, 0, SIZE)? == a, "data after the bounce");
     // No peer transaction between the two.
-    igt::assert_eq!(counters(&me)?.0, before.0 .0, "peer transactions of the device");
+    igt::assert_eq!(
+        counters(&me)?.0,
+        before.0 .0,
+        "peer transactions of the device"
+    );
     igt::assert_eq!(counters(&far_path)?.0, before.1 .0, "of the far device");
     Ok(())
 }
@@ -432,9 +453,21 @@ fn revoke(dev: &Device, peer: &Path, pci: &str) -> igt::Result {
         let pci = pci.to_string();
         std::thread::spawn(move || std::fs::write(format!("{PCI_DRIVER}/unbind"), pci))
     };
-    std::thread::sleep(Duration::from_millis(500));
+    // The exporter revokes the memory: the import is invalidated, then the unbind waits for
+    // the job that declared it (its fence is in the exporter's reservation object).
+    let deadline = std::time::Instant::now() + LONG;
+    let mut invalidated = false;
+    while !invalidated && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        // No early return here: the gate must be released, or the unbind waits forever.
+        invalidated = dev
+            .gem_info(imp.handle())
+            .is_ok_and(|i| i.flags & DRM_GAUDI_BO_INVALIDATED != 0);
+    }
+    std::thread::sleep(Duration::from_millis(200));
     let waited = !unbind.is_finished();
     gate.release(1)?;
+    igt::assert!(invalidated, "the unbind did not invalidate the import");
     let r = unbind
         .join()
         .map_err(|_| igt::fail!("the unbind thread panicked"))?;

@@ -24,9 +24,7 @@ use gaudi::{
         dma_buf_sync, DMA_BUF_SYNC_END, DMA_BUF_SYNC_READ, DMA_BUF_SYNC_RW, DMA_BUF_SYNC_START,
         DMA_BUF_SYNC_WRITE,
     },
-    uapi::{
-        drm_gaudi_memory_info, DRM_GAUDI_BO_DEVICE, DRM_GAUDI_BO_IMPORTED, DRM_GAUDI_BO_PEER,
-    },
+    uapi::{drm_gaudi_memory_info, DRM_GAUDI_BO_DEVICE, DRM_GAUDI_BO_IMPORTED, DRM_GAUDI_BO_PEER},
     Bo, Device,
 };
 
