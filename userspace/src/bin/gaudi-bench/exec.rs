@@ -535,7 +535,7 @@ fn pair_of(dev: &Device) -> Option<Device> {
 /// peer's DMA engine copies into a system-memory object that `dev` imports and copies from,
 /// the fallback when peer-to-peer is refused). Each copy is timed from the first SUBMIT until
 /// the last wait returns.
-fn p2p(dev: &Device, rounds: u32) -> io::Result<()> {
+pub(crate) fn p2p(dev: &Device, rounds: u32) -> io::Result<()> {
     let Some(peer) = pair_of(dev) else {
         println!("exec-bench: no gaudi device behind the same PCI bridge: no peer-to-peer copies");
         return Ok(());
