@@ -26,7 +26,7 @@ GUEST := $(BUILD)/guest
 RELEASE := $(CARGO_TARGET_DIR)/release
 
 IGT_BINS := accel_core gaudi_query gaudi_health gaudi_gem gaudi_prime accel_syncobj gaudi_vm gaudi_exec \
-	gaudi_recovery gaudi_fuzz gaudi_faults gaudi_races gaudi_train
+	gaudi_recovery gaudi_fuzz gaudi_faults gaudi_races gaudi_train gaudi_p2p
 # What a run must show: every test binary with its subtests, the KUnit suites, the allowed
 # skips and log lines. The guest runs what it lists; igt-summary judges the run against it.
 EXPECTED := igt-tests/expected.txt

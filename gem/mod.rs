@@ -12,7 +12,8 @@
 //!   write-combined CPU mappings, kernel vmap and a DMA mapping for the device;
 //! - [`Kind::Device`]: a contiguous range of device-local memory that the CPU reaches through a
 //!   PCI BAR, see [`vram`];
-//! - [`Kind::Imported`]: a dma-buf of another device or driver.
+//! - [`Kind::Imported`]: a dma-buf of another device or driver; device memory of another
+//!   device is imported peer-to-peer as a dynamic importer (see [`p2p`]).
 //!
 //! Unlike `kernel::drm::gem::shmem`, whose PRIME imports the shmem helper allocates as plain C
 //! objects, imports are created by this module (`gem_prime_import_sg_table`), so they are of
@@ -29,6 +30,7 @@
 //! device's parent, which is why device memory separates its bookkeeping from the mapping of
 //! the BAR (see [`vram`]).
 
+pub mod p2p;
 pub mod vram;
 
 use crate::{
@@ -92,6 +94,8 @@ pub trait BoDriverData: Send + Sync + Sized + 'static {
 ///
 /// - `obj` is an initialised `struct drm_gem_shmem_object` for as long as the header lives.
 /// - `vram` is `Some` if and only if `kind` is [`Kind::Device`].
+/// - `peer` is `Some` only if `kind` is [`Kind::Imported`]: the dynamic attachment of a
+///   peer-to-peer import, which is the GEM object's `import_attach`.
 #[repr(C)]
 #[pin_data]
 struct Header {
@@ -99,6 +103,7 @@ struct Header {
     obj: Opaque<bindings::drm_gem_shmem_object>,
     kind: Kind,
     vram: Option<vram::Allocation>,
+    peer: Option<Pin<KBox<p2p::PeerImport>>>,
 }
 
 impl Header {
@@ -229,6 +234,12 @@ impl<T: BoDriverData> Object<T> {
         self.header.vram.as_ref()
     }
 
+    /// Returns the peer-to-peer attachment of an object imported from another device's
+    /// memory.
+    pub fn peer_import(&self) -> Option<&p2p::PeerImport> {
+        self.header.peer.as_deref()
+    }
+
     /// Allocates a pinned object and hands it to `init_gem`, which initialises the GEM part.
     ///
     /// On failure of `init_gem` the object is dropped; `init_gem` must leave the GEM object
@@ -237,6 +248,7 @@ impl<T: BoDriverData> Object<T> {
         dev: &drm::Device<T::Driver>,
         info: ObjectInfo,
         vram: Option<vram::Allocation>,
+        peer: Option<Pin<KBox<p2p::PeerImport>>>,
         funcs: &'static bindings::drm_gem_object_funcs,
     ) -> Result<Pin<KBox<Self>>> {
         let new = KBox::pin_init(
@@ -245,6 +257,7 @@ impl<T: BoDriverData> Object<T> {
                     obj <- Opaque::init_zeroed(),
                     kind: info.kind,
                     vram,
+                    peer,
                 }),
                 inner <- T::new(dev, &info),
                 dev: dev.into(),
@@ -278,7 +291,7 @@ impl<T: BoDriverData> Object<T> {
             size,
             kind: Kind::System { wc },
         };
-        let new = Self::alloc(dev, info, None, &Self::SYSTEM_FUNCS)?;
+        let new = Self::alloc(dev, info, None, None, &Self::SYSTEM_FUNCS)?;
 
         // SAFETY: `new` is a zeroed shmem object with our `funcs`; on failure the helper
         // releases what it initialised and the allocation is dropped below.
@@ -307,7 +320,7 @@ impl<T: BoDriverData> Object<T> {
             size,
             kind: Kind::Device,
         };
-        let new = Self::alloc(dev, info, Some(alloc), &Self::DEVICE_FUNCS)?;
+        let new = Self::alloc(dev, info, Some(alloc), None, &Self::DEVICE_FUNCS)?;
         let obj = new.as_raw();
 
         // SAFETY: `obj` is a zeroed GEM object with our `funcs`.
@@ -341,8 +354,10 @@ impl<T: BoDriverData> Object<T> {
     ///
     /// The pages are pinned and mapped on the first call and stay so until the object is
     /// freed.
+    ///
+    /// Device memory and peer-to-peer imports have no such table: `EINVAL`.
     pub fn sg_table(&self) -> Result<&SGTable> {
-        if self.header.kind == Kind::Device {
+        if self.header.kind == Kind::Device || self.header.peer.is_some() {
             return Err(EINVAL);
         }
         // SAFETY: The object is a live shmem object; the helper takes the reservation lock.
@@ -422,6 +437,11 @@ impl<T: BoDriverData> Object<T> {
     extern "C" fn free_shmem(obj: *mut bindings::drm_gem_object) {
         // SAFETY: `free` is only installed on objects of this type, whose header comes first.
         let this = unsafe { Header::from_gem_ptr(obj) }.cast::<Self>();
+        // SAFETY: The object is live until it is dropped below.
+        if let Some(peer) = unsafe { (*this).header.peer.as_deref() } {
+            // The mapping goes before the DRM core detaches.
+            peer.release();
+        }
         // SAFETY: The last reference is gone; this releases the pages, the DMA mapping and,
         // for imports, the attachment, then the GEM object itself.
         unsafe { bindings::drm_gem_shmem_release(obj.cast()) };
@@ -467,12 +487,21 @@ impl<T: BoDriverData> Object<T> {
         size: usize,
         sgt: *mut bindings::sg_table,
     ) -> Result<ARef<Self>> {
+        Self::import_with(dev, size, sgt, None)
+    }
+
+    fn import_with(
+        dev: &drm::Device<T::Driver>,
+        size: usize,
+        sgt: *mut bindings::sg_table,
+        peer: Option<Pin<KBox<p2p::PeerImport>>>,
+    ) -> Result<ARef<Self>> {
         let size = page_align(size)?;
         let info = ObjectInfo {
             size,
             kind: Kind::Imported,
         };
-        let new = Self::alloc(dev, info, None, &Self::SYSTEM_FUNCS)?;
+        let new = Self::alloc(dev, info, None, peer, &Self::SYSTEM_FUNCS)?;
         let shmem = new.shmem();
         let obj = new.as_raw();
 
@@ -499,6 +528,48 @@ impl<T: BoDriverData> Object<T> {
         Ok(Self::publish(new))
     }
 
+    /// Imports device memory of another device peer-to-peer, as a dynamic importer (see
+    /// [`p2p`]). The object gets the attachment and the exporter's reservation object, as the
+    /// DRM core's import would set them, and holds a reference to the dma-buf, which the DRM
+    /// core's release of imports drops.
+    ///
+    /// # Safety
+    ///
+    /// `dma_buf` must be live.
+    unsafe fn import_peer(
+        dev: &drm::Device<T::Driver>,
+        dma_buf: *mut bindings::dma_buf,
+    ) -> Result<ARef<Self>> {
+        // SAFETY: The DRM device's parent is live while the device is.
+        let parent = unsafe { (*dev.as_raw()).dev };
+        // SAFETY: `dma_buf` and `parent` are live; the object takes a reference to the
+        // dma-buf below, before the import can be released.
+        let peer = unsafe { p2p::PeerImport::attach(dma_buf, parent) }?;
+        let attach = peer.raw_attachment();
+        // SAFETY: `dma_buf` is live.
+        let size = unsafe { (*dma_buf).size };
+        let obj = match Self::import_with(dev, size, core::ptr::null_mut(), Some(peer)) {
+            Ok(obj) => obj,
+            // The import was dropped with the failed object: it unmapped (`Drop`), but is
+            // still attached.
+            Err(e) => {
+                // SAFETY: `attach` was made by `PeerImport::attach` on `dma_buf`; its
+                // mapping is gone with the import and nothing else uses it.
+                unsafe { p2p::detach(dma_buf, attach) };
+                return Err(e);
+            }
+        };
+        // SAFETY: The object is new and not shared yet; the DRM core's release of imports
+        // detaches `attach` and drops the reference taken here.
+        unsafe {
+            bindings::get_file((*dma_buf).file);
+            let raw = obj.as_raw();
+            (*raw).import_attach = attach;
+            (*raw).resv = (*dma_buf).resv;
+        }
+        Ok(obj)
+    }
+
     /// `gem_prime_import`: the DRM core's import, plus self-import of device-memory objects,
     /// whose dma-bufs the core does not recognise as its own.
     extern "C" fn prime_import(
@@ -508,6 +579,21 @@ impl<T: BoDriverData> Object<T> {
         // SAFETY: The DRM core passes a live dma-buf it holds a reference to.
         if let Some(obj) = unsafe { vram::own_dma_buf(dev, dma_buf) } {
             return obj;
+        }
+        // SAFETY: As above.
+        if unsafe { vram::is_device_memory(dma_buf) } {
+            // SAFETY: The callback is only installed in the `drm_driver` of `T::Driver`.
+            let drm = unsafe { drm::Device::<T::Driver>::from_raw(dev) };
+            // SAFETY: As above.
+            return match unsafe { Self::import_peer(drm, dma_buf) } {
+                Ok(obj) => {
+                    let raw = obj.as_raw();
+                    // The DRM core owns the initial reference from here on.
+                    core::mem::forget(obj);
+                    raw
+                }
+                Err(e) => e.to_ptr(),
+            };
         }
         // SAFETY: Same arguments as the core passes to us.
         unsafe { bindings::drm_gem_prime_import(dev, dma_buf) }

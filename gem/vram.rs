@@ -40,21 +40,43 @@
 //! # Export and peer-to-peer DMA
 //!
 //! Device memory has no `struct page`, so a dma-buf of it can only be used by importers that
-//! accept peer-to-peer DMA addresses (`dma_buf_attachment.peer2peer`). As habanalabs does, the
-//! exporter checks at attach time that the importer is such an importer and that the PCI
-//! topology allows the transfer (`pci_p2pdma_distance()`); the mapping is then a
-//! `dma_map_resource()` of the BAR range for the importing device. Every other attach fails
-//! with `EOPNOTSUPP`, which the importer's `DRM_IOCTL_PRIME_FD_TO_HANDLE` returns. Kernels
-//! without `CONFIG_PCI_P2PDMA` cannot do peer-to-peer DMA at all. CPU access through `mmap()`
-//! of the dma-buf works for every process, whatever the importers can do, while the device is
-//! bound. Attachments made before an unplug are not revoked (no `move_notify`); mapping them
-//! again fails with `ENODEV`.
+//! accept peer-to-peer DMA addresses. The exporter follows the kernel's helpers for MMIO
+//! dma-bufs, as VFIO's does:
+//!
+//! - [`DeviceMemory::new`] sets up the PCI peer-to-peer DMA provider of the BAR
+//!   (`pcim_p2pdma_init()`, `pcim_p2pdma_provider()`), a device resource of the provider;
+//! - `attach` accepts only importers that set `allow_peer2peer` and implement
+//!   `invalidate_mappings` (`dma_buf_attach_revocable()`): static importers (vgem, udmabuf
+//!   users, any `dma_buf_attach()` caller) and importers without peer-to-peer support get
+//!   `EOPNOTSUPP`. An importer whose PCI path to the provider does not allow peer-to-peer
+//!   transactions (`pci_p2pdma_map_type()` says `NOT_SUPPORTED`: no common upstream bridge and
+//!   no whitelisted host bridge) gets `EXDEV`;
+//! - `map_dma_buf` builds the importer's table with `dma_buf_phys_vec_to_sgt()` from the
+//!   object's BAR range: bus addresses for a path through a switch or bridge, an IOVA mapping
+//!   through the host bridge otherwise. Tables have no `struct page`s; `unmap_dma_buf` frees
+//!   them with `dma_buf_free_sgt()`.
+//!
+//! CPU access through `mmap()` of the dma-buf works for every process while the provider is
+//! bound, whatever the importers can do.
+//!
+//! # Revocation
+//!
+//! The provider of the memory can go away (unbind, reset) while importers have it mapped.
+//! [`Exports`] keeps the device-memory dma-bufs of a provider; the driver calls
+//! [`Exports::revoke`] when the provider is unbound, after `drm_dev_unplug()` (so no new
+//! attachment or mapping can be made: they fail with `ENODEV`) and before the provider's device
+//! resources (the p2pdma provider among them) are released. For every dma-buf, under its
+//! reservation lock, revocation marks the exports revoked, calls `dma_buf_invalidate_mappings()`
+//! (the importers' `invalidate_mappings`: they must stop using the mapping and unmap it), and
+//! waits for every fence of the reservation object (the importers' jobs that use the memory);
+//! then it waits until every mapping of the provider's memory has been unmapped. Importers
+//! that implement `invalidate_mappings` must unmap within bounded time, which is why only
+//! they may attach.
 
 use crate::{
     bindings,
     device::{self, Bound},
     devres::Devres,
-    error::to_result,
     ffi,
     gpu::buddy::{AllocatedBlocks, GpuBuddy, GpuBuddyAllocFlag, GpuBuddyAllocMode, GpuBuddyParams},
     mm::virt::flags as vm_flags,
@@ -63,7 +85,11 @@ use crate::{
     prelude::*,
     ptr::Alignment,
     sizes::SZ_4K,
-    sync::aref::ARef,
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc, Mutex,
+    },
+    time::Delta,
 };
 
 use core::ptr::NonNull;
@@ -135,17 +161,39 @@ unsafe impl Sync for CpuMapping {}
 ///
 /// # Invariants
 ///
-/// - `phys` and `buddy.size()` describe a page-aligned range of a memory BAR of `provider`.
-/// - `cpu` maps that range and belongs to the binding of `provider` that created `self`.
+/// - `phys` and `buddy.size()` describe a page-aligned range of a memory BAR of the PCI
+///   function that created `self` (the provider).
+/// - `cpu` maps that range and belongs to the binding of the provider that created `self`.
 pub struct DeviceMemory {
     buddy: GpuBuddy,
     /// CPU physical address of offset 0 of the device memory.
     phys: u64,
-    /// Kernel mapping of the device memory, for clearing; revoked when `provider` is unbound.
+    /// Kernel mapping of the device memory, for clearing; revoked when the provider is unbound.
     cpu: Devres<CpuMapping>,
-    /// The device that provides the memory (the exporter in peer-to-peer transfers).
-    provider: ARef<device::Device>,
+    /// The PCI peer-to-peer DMA provider of the BAR, if the kernel supports it.
+    p2p: Option<P2pProvider>,
+    /// The dma-bufs of the memory, for revocation.
+    exports: Arc<Exports>,
 }
+
+/// The PCI peer-to-peer DMA provider of a BAR (`struct p2pdma_provider`).
+///
+/// # Invariants
+///
+/// `ptr` was returned by `pcim_p2pdma_provider()` for a BAR of the provider of the device
+/// memory; it is a device resource of the provider, valid while the provider is bound. It is
+/// only used inside a `drm_dev_enter()` section of the DRM device of the provider (see
+/// [`Entered`]), during which the provider is bound, and by [`Exports::revoke`], which runs
+/// before the provider's resources are released.
+#[derive(Clone, Copy)]
+struct P2pProvider {
+    ptr: NonNull<bindings::p2pdma_provider>,
+}
+
+// SAFETY: The provider is an immutable C structure; the pointer is only a handle to it.
+unsafe impl Send for P2pProvider {}
+// SAFETY: As above.
+unsafe impl Sync for P2pProvider {}
 
 impl DeviceMemory {
     /// Manages the `size` bytes at `offset` of memory BAR `bar` of the bound PCI function
@@ -183,13 +231,15 @@ impl DeviceMemory {
         })?;
         // The range lies within a memory BAR of `pdev`, which is bound.
         let cpu = Devres::new(dev, CpuMapping::new(phys, len)?)?;
+        let p2p = p2p_provider(raw, bar);
         // INVARIANT: `phys` and `size` describe a range of BAR `bar` of `pdev` (checked by
         // `bar_range`), which `cpu` maps for the current binding of `pdev`.
         Ok(Self {
             buddy,
             phys,
             cpu,
-            provider: dev.into(),
+            p2p,
+            exports: Exports::new()?,
         })
     }
 
@@ -201,6 +251,18 @@ impl DeviceMemory {
     /// Bytes not allocated.
     pub fn avail(&self) -> u64 {
         self.buddy.avail()
+    }
+
+    /// Whether importers on other PCI devices can be given peer-to-peer mappings of the
+    /// memory (the kernel has `CONFIG_PCI_P2PDMA` and the BAR has a provider).
+    pub fn peer_to_peer(&self) -> bool {
+        self.p2p.is_some()
+    }
+
+    /// The dma-bufs exported from the memory, which the driver revokes when the provider is
+    /// unbound.
+    pub fn exports(&self) -> Arc<Exports> {
+        self.exports.clone()
     }
 
     /// Allocates a contiguous range of `size` bytes (a multiple of the page size) and clears
@@ -244,7 +306,8 @@ impl DeviceMemory {
             offset,
             phys: self.phys + offset,
             size: size as u64,
-            provider: self.provider.clone(),
+            p2p: self.p2p,
+            exports: self.exports.clone(),
         })
     }
 }
@@ -255,7 +318,8 @@ pub struct Allocation {
     offset: u64,
     phys: u64,
     size: u64,
-    provider: ARef<device::Device>,
+    p2p: Option<P2pProvider>,
+    exports: Arc<Exports>,
 }
 
 impl Allocation {
@@ -298,7 +362,7 @@ static DMA_BUF_OPS: Ops<bindings::dma_buf_ops> = Ops({
     ops.attach = Some(attach);
     ops.map_dma_buf = Some(map_dma_buf);
     ops.unmap_dma_buf = Some(unmap_dma_buf);
-    ops.release = Some(bindings::drm_gem_dmabuf_release);
+    ops.release = Some(release);
     ops.mmap = Some(bindings::drm_gem_dmabuf_mmap);
     ops
 });
@@ -483,9 +547,28 @@ pub(super) extern "C" fn export(
         if !bindings::IS_ERR(dma_buf.cast::<ffi::c_void>()) {
             // The file is new and has no mapping yet; no one else has seen it.
             (*(*dma_buf).file).f_mapping = (*(*dev).anon_inode).i_mapping;
+            // `export` is only installed on device-memory objects.
+            if let Ok(alloc) = allocation(obj) {
+                if let Err(e) = alloc.exports.add(dma_buf) {
+                    // Releasing the dma-buf drops the object reference it took.
+                    bindings::dma_buf_put(dma_buf);
+                    return e.to_ptr();
+                }
+            }
         }
         dma_buf
     }
+}
+
+/// Whether `dma_buf` is a dma-buf of device memory exported by the accel core (of any
+/// device).
+///
+/// # Safety
+///
+/// `dma_buf` must be live.
+pub(super) unsafe fn is_device_memory(dma_buf: *mut bindings::dma_buf) -> bool {
+    // SAFETY: `dma_buf` is live by the safety requirements.
+    core::ptr::eq(unsafe { (*dma_buf).ops }, &DMA_BUF_OPS.0)
 }
 
 /// Returns the object of `dma_buf` with a new reference if it is a device-memory object of
@@ -513,34 +596,126 @@ pub(super) unsafe fn own_dma_buf(
     }
 }
 
-/// Whether the PCI topology lets `client` reach the BAR of `provider`.
-fn p2p_reachable(provider: &device::Device, client: *mut bindings::device) -> bool {
-    #[cfg(CONFIG_PCI_P2PDMA)]
-    {
-        // SAFETY: `provider` is a live device.
-        if !unsafe { bindings::dev_is_pci(provider.as_raw()) } {
-            return false;
+/// Sets up the peer-to-peer DMA provider of BAR `bar` of the bound PCI function `pdev`.
+///
+/// Returns `None` if the kernel cannot do peer-to-peer DMA (no `CONFIG_PCI_P2PDMA`) or the
+/// BAR cannot be used for it; the memory then works for the device and the CPU only.
+fn p2p_provider(pdev: *mut bindings::pci_dev, bar: u32) -> Option<P2pProvider> {
+    let bar = ffi::c_int::try_from(bar).ok()?;
+    // SAFETY: `pdev` is a bound PCI function (caller's requirement, from `DeviceMemory::new`);
+    // the provider is a device resource of it.
+    if unsafe { bindings::pcim_p2pdma_init(pdev) } != 0 {
+        return None;
+    }
+    // SAFETY: As above; `pcim_p2pdma_init()` succeeded, and `bar` is a memory BAR (checked by
+    // the caller).
+    let ptr = NonNull::new(unsafe { bindings::pcim_p2pdma_provider(pdev, bar) })?;
+    // INVARIANT: `ptr` comes from `pcim_p2pdma_provider()` of the provider.
+    Some(P2pProvider { ptr })
+}
+
+/// What [`Exports`] protects with its lock.
+struct ExportList {
+    /// The live dma-bufs of device memory of the provider (`struct dma_buf *`). A dma-buf is
+    /// added when it is exported and removed by its `release` callback, under the lock, so
+    /// the dma-bufs in the list are live while the lock is held.
+    bufs: KVec<usize>,
+    /// The provider has been unbound.
+    revoked: bool,
+}
+
+/// The dma-bufs of the device memory of one provider, for revocation.
+#[pin_data]
+pub struct Exports {
+    #[pin]
+    list: Mutex<ExportList>,
+    /// Live importer mappings (`map_dma_buf` not yet undone by `unmap_dma_buf`).
+    mapped: Atomic<usize>,
+}
+
+impl Exports {
+    fn new() -> Result<Arc<Self>> {
+        Arc::pin_init(
+            pin_init!(Self {
+                list <- crate::new_mutex!(
+                    ExportList {
+                        bufs: KVec::new(),
+                        revoked: false,
+                    },
+                    "accel_vram_exports"
+                ),
+                mapped: Atomic::new(0),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Whether the provider has been unbound.
+    pub fn revoked(&self) -> bool {
+        self.list.lock().revoked
+    }
+
+    /// Revokes every importer's access to the memory; called when the provider is unbound,
+    /// after its DRM device is unplugged and before its device resources are released.
+    ///
+    /// For each dma-buf, under its reservation lock: `dma_buf_invalidate_mappings()`, then a
+    /// wait for every fence of the reservation object. Then waits until the importers have
+    /// unmapped every mapping, which importers that implement `invalidate_mappings` (the only
+    /// ones that can attach) do within bounded time. When this returns, no importer has a
+    /// mapping of the memory and no job that declared the memory is running.
+    pub fn revoke(&self) {
+        {
+            let mut list = self.list.lock();
+            list.revoked = true;
+            for &buf in list.bufs.iter() {
+                let buf = buf as *mut bindings::dma_buf;
+                // SAFETY: `buf` is live while it is in the list (see `ExportList::bufs`), and
+                // so is its reservation object, the GEM object's, which the dma-buf holds a
+                // reference to.
+                unsafe {
+                    let resv = (*buf).resv;
+                    if bindings::dma_resv_lock(resv, core::ptr::null_mut()) != 0 {
+                        continue;
+                    }
+                    bindings::dma_buf_invalidate_mappings(buf);
+                    bindings::dma_resv_wait_timeout(
+                        resv,
+                        bindings::dma_resv_usage_DMA_RESV_USAGE_BOOKKEEP,
+                        false,
+                        ffi::c_long::MAX as ffi::c_ulong,
+                    );
+                    bindings::dma_resv_unlock(resv);
+                }
+            }
         }
-        let mut clients = [client];
-        // SAFETY: `provider` is a PCI device (checked above), so it is embedded in a
-        // `struct pci_dev`; `clients` holds one live device.
-        unsafe {
-            bindings::pci_p2pdma_distance_many(
-                crate::container_of!(provider.as_raw(), bindings::pci_dev, dev),
-                clients.as_mut_ptr(),
-                1,
-                true,
-            ) >= 0
+        while self.mapped.load(Relaxed) != 0 {
+            crate::time::delay::fsleep(Delta::from_millis(1));
         }
     }
-    #[cfg(not(CONFIG_PCI_P2PDMA))]
-    {
-        let _ = (provider, client);
-        false
+
+    fn add(&self, buf: *mut bindings::dma_buf) -> Result {
+        self.list.lock().bufs.push(buf as usize, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    fn remove(&self, buf: *mut bindings::dma_buf) {
+        self.list.lock().bufs.retain(|b| *b != buf as usize);
     }
 }
 
-/// `dma_buf_ops.attach`: only peer-to-peer capable importers the topology allows.
+/// `dma_buf_ops.release`: forgets the dma-buf for revocation, then the DRM core's release.
+extern "C" fn release(dma_buf: *mut bindings::dma_buf) {
+    // SAFETY: The dma-buf core passes one of our dma-bufs, whose `priv` is a device-memory
+    // object that the dma-buf still holds a reference to.
+    if let Ok(alloc) = unsafe { allocation((*dma_buf).priv_.cast()) } {
+        alloc.exports.remove(dma_buf);
+    }
+    // SAFETY: The dma-buf was exported with `drm_gem_dmabuf_export()`.
+    unsafe { bindings::drm_gem_dmabuf_release(dma_buf) };
+}
+
+/// `dma_buf_ops.attach`: only dynamic, peer-to-peer capable importers that the topology lets
+/// reach the provider.
 extern "C" fn attach(
     dma_buf: *mut bindings::dma_buf,
     attach: *mut bindings::dma_buf_attachment,
@@ -562,70 +737,72 @@ extern "C" fn attach(
     let Some(_entered) = (unsafe { Entered::new((*obj).dev) }) else {
         return ENODEV.to_errno();
     };
-    if !peer2peer || !p2p_reachable(&alloc.provider, client) {
+    // SAFETY: `attach` is the attachment being created.
+    if !peer2peer || !unsafe { bindings::dma_buf_attach_revocable(attach) } {
         return EOPNOTSUPP.to_errno();
+    }
+    let Some(p2p) = alloc.p2p else {
+        return EOPNOTSUPP.to_errno();
+    };
+    // The path between the importer and the provider must allow peer-to-peer transactions: a
+    // common upstream bridge or a whitelisted host bridge. The check is quiet (the importer
+    // learns the reason from the errno) and caches the result, which `map_dma_buf` then gets
+    // from `pci_p2pdma_map_type()`.
+    let mut clients = [client];
+    // SAFETY: The provider is bound (`_entered`, type invariant of `P2pProvider`), and its
+    // owner is the PCI function of the BAR; `clients` holds the importer's live device.
+    let distance = unsafe {
+        bindings::pci_p2pdma_distance_many(
+            crate::container_of!((*p2p.ptr.as_ptr()).owner, bindings::pci_dev, dev),
+            clients.as_mut_ptr(),
+            1,
+            false,
+        )
+    };
+    if distance < 0 {
+        return EXDEV.to_errno();
     }
     0
 }
 
-/// `dma_buf_ops.map_dma_buf`: one segment, the BAR range mapped for the importer.
+/// `dma_buf_ops.map_dma_buf`: the object's BAR range mapped for the importer by
+/// `dma_buf_phys_vec_to_sgt()`, under the dma-buf's reservation lock.
 extern "C" fn map_dma_buf(
     attach: *mut bindings::dma_buf_attachment,
     dir: bindings::dma_data_direction,
 ) -> *mut bindings::sg_table {
     // SAFETY: The dma-buf core passes a live attachment of one of our dma-bufs, whose `priv`
     // is a device-memory object that the dma-buf holds a reference to.
-    let (obj, alloc, dev) = unsafe {
+    let (obj, alloc) = unsafe {
         let obj: *mut bindings::drm_gem_object = (*(*attach).dmabuf).priv_.cast();
         match allocation(obj) {
-            Ok(a) => (obj, a, (*attach).dev),
+            Ok(a) => (obj, a),
             Err(e) => return e.to_ptr(),
         }
     };
-    // Attachments made before an unplug are not revoked, but get no new mapping of the BAR.
+    // A revoked provider (unplugged DRM device) gets no new mapping.
     // SAFETY: The object's device is live: the dma-buf holds a reference to it.
     let Some(_entered) = (unsafe { Entered::new((*obj).dev) }) else {
         return ENODEV.to_ptr();
     };
-    let sgt = match KBox::new(
-        // SAFETY: An all-zero `sg_table` is the empty table `sg_alloc_table` expects.
-        unsafe { core::mem::zeroed::<bindings::sg_table>() },
-        GFP_KERNEL,
-    ) {
-        Ok(s) => KBox::into_raw(s),
-        Err(e) => return Error::from(e).to_ptr(),
+    let Some(p2p) = alloc.p2p else {
+        return EOPNOTSUPP.to_ptr();
     };
-    // SAFETY: `sgt` is a valid, empty table.
-    if let Err(e) = to_result(unsafe { bindings::sg_alloc_table(sgt, 1, bindings::GFP_KERNEL) }) {
-        // SAFETY: `sgt` came from `KBox::into_raw` above.
-        drop(unsafe { KBox::from_raw(sgt) });
-        return e.to_ptr();
-    }
-    // SAFETY: `dev` is the importer's live device; the range is the object's BAR range.
-    let addr = unsafe {
-        bindings::dma_map_resource(
-            dev,
-            alloc.phys,
-            alloc.size as usize,
-            dir,
-            bindings::DMA_ATTR_SKIP_CPU_SYNC as usize,
-        )
+    let Ok(len) = usize::try_from(alloc.size) else {
+        return EINVAL.to_ptr();
     };
-    if addr == bindings::dma_addr_t::MAX {
-        // SAFETY: `sgt` was allocated above and holds no mapping.
-        unsafe {
-            bindings::sg_free_table(sgt);
-            drop(KBox::from_raw(sgt));
-        }
-        return ENOMEM.to_ptr();
-    }
-    // SAFETY: The table has one entry. Peer-to-peer segments have no page: only the DMA
-    // address and length are set, as importers of device memory expect.
-    unsafe {
-        let sg = (*sgt).sgl;
-        (*sg).length = alloc.size as u32;
-        (*sg).dma_address = addr;
-        (*sg).dma_length = alloc.size as u32;
+    let mut range = bindings::phys_vec {
+        paddr: alloc.phys,
+        len,
+    };
+    // SAFETY: The dma-buf core holds the reservation lock during `map_dma_buf`; the provider
+    // is bound (`_entered`) and the range is the object's part of its BAR.
+    let sgt = unsafe {
+        bindings::dma_buf_phys_vec_to_sgt(attach, p2p.ptr.as_ptr(), &mut range, 1, len, dir)
+    };
+    // SAFETY: Only looks at the pointer's value.
+    if !unsafe { bindings::IS_ERR(sgt.cast::<ffi::c_void>()) } {
+        alloc.exports.mapped.fetch_add(1, Relaxed);
     }
     sgt
 }
@@ -636,17 +813,11 @@ extern "C" fn unmap_dma_buf(
     sgt: *mut bindings::sg_table,
     dir: bindings::dma_data_direction,
 ) {
-    // SAFETY: `sgt` is a table `map_dma_buf` created for `attach`.
-    unsafe {
-        let sg = (*sgt).sgl;
-        bindings::dma_unmap_resource(
-            (*attach).dev,
-            (*sg).dma_address,
-            (*sg).dma_length as usize,
-            dir,
-            bindings::DMA_ATTR_SKIP_CPU_SYNC as usize,
-        );
-        bindings::sg_free_table(sgt);
-        drop(KBox::from_raw(sgt));
+    // SAFETY: `sgt` is a table `map_dma_buf` created for `attach` with
+    // `dma_buf_phys_vec_to_sgt()`; the dma-buf core holds the reservation lock.
+    unsafe { bindings::dma_buf_free_sgt(attach, sgt, dir) };
+    // SAFETY: The dma-buf holds a reference to its device-memory object.
+    if let Ok(alloc) = unsafe { allocation((*(*attach).dmabuf).priv_.cast()) } {
+        alloc.exports.mapped.fetch_sub(1, Relaxed);
     }
 }

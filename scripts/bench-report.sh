@@ -103,6 +103,12 @@ function exec_table(    i, x, v, r, label, b, c, what) {
 			xrow("DMA " what ", " mib(b) ((c > 1) ? " x" c : ""), xval(x),
 				(b in hm) ? sprintf("host memcpy %.4g GB/s [%s]", hm[b], hr[b]) : "no host figure",
 				(b in hm && hm[b] > 0) ? sprintf("%.2fx (goal >= 0.5x)", xm[x] / hm[b]) : "-")
+		} else if (x == "p2p_copy") {
+			xrow("peer device -> device, " mib(xk[x, "bytes"]), xval(x),
+				("bounce_copy" in xm) ? sprintf("bounced %.4g GB/s", xm["bounce_copy"]) : "-",
+				(xm["bounce_copy"] > 0) ? sprintf("%.2fx (goal >= 1.5x)", xm[x] / xm["bounce_copy"]) : "-")
+		} else if (x == "bounce_copy") {
+			xrow("  same, bounced through system", xval(x), "", "")
 		} else {
 			xrow(x, xval(x), "", "")
 		}
@@ -111,7 +117,8 @@ function exec_table(    i, x, v, r, label, b, c, what) {
 	print "  throughput, 1 thread, against the round trip: how many more jobs per second"
 	print "  asynchronous submission completes than submitting and waiting one by one."
 	print "  DMA: one job per copy, timed from SUBMIT until the wait returns; x8: eight"
-	print "  copies in one job.)"
+	print "  copies in one job. Peer: the device copies its peer'"'"'s device memory through a"
+	print "  peer-to-peer import, against the peer copying it to system memory first.)"
 	for (i = 1; i <= nxn; i++) print "  " xnote[i]
 }
 function add(key, impl, v, unit) {

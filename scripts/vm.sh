@@ -1,11 +1,22 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Boot the test VM: stock QEMU (TCG) with two Gaudi-class devices served by
-# one gaudi-emu process, guest RAM shared with the emulator, the cached
-# rootfs as a read-only 9p root, build/guest as /project and build/results
-# as /results. In the bench mode it then measures the host's memcpy for
-# the report (see the end).
+# Boot the test VM: stock QEMU (TCG) with Gaudi-class devices served by one
+# gaudi-emu process, guest RAM shared with the emulator, the cached rootfs as
+# a read-only 9p root, build/guest as /project and build/results as
+# /results. In the bench mode it then measures the host's memcpy for the
+# report (see the end).
+#
+# PCI topology (VM_TOPOLOGY, see Documentation/memory.rst, peer-to-peer):
+#   bridge (default)  the first two devices (accel0, accel1) behind one
+#                     pci-bridge: they share an upstream bridge, so the
+#                     kernel's p2pdma allows peer-to-peer DMA between them;
+#                     every further device behind a bridge of its own: its
+#                     only common upstream with the pair is the i440fx host
+#                     bridge, which is not on the p2pdma whitelist, so p2p
+#                     with it is refused (the refusal tests use accel2).
+#   flat              every device on the root bus (p2p always refused).
+# VM_DEVICES: number of devices (default 3).
 #
 # Usage: vm.sh check|run|bench|soak|fuzz (fuzz: FUZZ_CALLS, FUZZ_SEED)
 set -euo pipefail
@@ -18,7 +29,8 @@ RESULTS="$BUILD/results"
 ROOTFS="$ACCEL_CACHE/rootfs"
 KERNEL="$ACCEL_CACHE/kbuild/arch/x86/boot/bzImage"
 MEM="${VM_MEM:-2G}"
-DEVICES="${VM_DEVICES:-2}"
+DEVICES="${VM_DEVICES:-3}"
+TOPOLOGY="${VM_TOPOLOGY:-bridge}"
 
 [ -f "$KERNEL" ] || die "no kernel at $KERNEL: run make kernel"
 [ -x "$ROOTFS/usr/bin/igt_runner" ] || die "no guest rootfs: run make setup"
@@ -41,10 +53,25 @@ truncate -s "$MEM" "$RAM"
 # (gaudi-emu inject "$RUN/control.sock" DEVICE FAULT ...).
 emu_args=(--guest-ram "$RAM" --control "$RUN/control.sock")
 qemu_dev=()
+case "$TOPOLOGY" in
+bridge)
+	[ "$DEVICES" -gt 0 ] && qemu_dev+=(-device "pci-bridge,id=p2p,chassis_nr=1,shpc=off,addr=0x10")
+	;;
+flat) ;;
+*) die "VM_TOPOLOGY must be bridge or flat" ;;
+esac
 for ((i = 0; i < DEVICES; i++)); do
 	emu_args+=(--device "$RUN/dev$i.sock")
-	qemu_dev+=(-chardev "socket,id=dev$i,path=$RUN/dev$i.sock"
-		-device "ivshmem-doorbell,chardev=dev$i,vectors=8,addr=$(printf 0x%x $((0x10 + i)))")
+	qemu_dev+=(-chardev "socket,id=dev$i,path=$RUN/dev$i.sock")
+	if [ "$TOPOLOGY" = flat ]; then
+		where="addr=$(printf 0x%x $((0x10 + i)))"
+	elif [ "$i" -lt 2 ]; then
+		where="bus=p2p,addr=$(printf 0x%x $((1 + i)))"
+	else
+		qemu_dev+=(-device "pci-bridge,id=far$i,chassis_nr=$((i + 1)),shpc=off,addr=$(printf 0x%x $((0x10 + i)))")
+		where="bus=far$i,addr=0x1"
+	fi
+	qemu_dev+=(-device "ivshmem-doorbell,chardev=dev$i,vectors=8,$where")
 done
 if [ "$DEVICES" -gt 0 ]; then
 	"$BUILD/bin/gaudi-emu" "${emu_args[@]}" > "$RUN/emu.out" 2> "$RESULTS/emulator.log" &
@@ -95,7 +122,7 @@ if [ "$mode" = fuzz ]; then
 fi
 
 t0=$(date +%s)
-echo ">>> booting the VM ($mode, $DEVICES devices, TCG) ..." >&2
+echo ">>> booting the VM ($mode, $DEVICES devices, $TOPOLOGY topology, TCG) ..." >&2
 rc=0
 timeout --foreground "${VM_TIMEOUT:-2400}" qemu-system-x86_64 \
 	-M pc -accel tcg -cpu max -smp 2 -m "$MEM" \

@@ -214,9 +214,24 @@ struct drm_gaudi_query {
  *
  * %DRM_GAUDI_BO_IMPORTED: reported by %DRM_IOCTL_GAUDI_GEM_INFO only, for
  * objects imported from a dma-buf of another device or driver.
+ *
+ * %DRM_GAUDI_BO_PEER: reported by %DRM_IOCTL_GAUDI_GEM_INFO only, with
+ * %DRM_GAUDI_BO_IMPORTED, for device memory of another device imported
+ * peer-to-peer: the device reaches it directly through the PCI fabric, without
+ * a copy in system memory. Importing another device's memory fails with
+ * -EXDEV when the PCI topology does not allow peer-to-peer DMA between the two
+ * devices; userspace then copies through a system-memory object (see
+ * Documentation/memory.rst).
+ *
+ * %DRM_GAUDI_BO_INVALIDATED: reported with %DRM_GAUDI_BO_PEER while the
+ * exporter has invalidated the mapping and it was not mapped again yet; the
+ * next %DRM_IOCTL_GAUDI_SUBMIT that lists the object maps it again, or fails
+ * with -ENODEV if the exporter's device is gone.
  */
 #define DRM_GAUDI_BO_WC			(1u << 0)
 #define DRM_GAUDI_BO_DEVICE		(1u << 1)
+#define DRM_GAUDI_BO_PEER		(1u << 8)
+#define DRM_GAUDI_BO_INVALIDATED	(1u << 9)
 #define DRM_GAUDI_BO_IMPORTED		(1u << 31)
 /* The flags %DRM_IOCTL_GAUDI_GEM_CREATE accepts. */
 #define DRM_GAUDI_BO_CREATE_FLAGS	(DRM_GAUDI_BO_WC | DRM_GAUDI_BO_DEVICE)

@@ -133,6 +133,7 @@ impl Device {
         }
         let shm_fd = crate::mem::memfd(&format!("gaudi-emu{instance}"), shm_size)?;
         let shm = Arc::new(Mapping::new(&shm_fd, shm_size)?);
+        ram.add_device(shm.clone());
         let load = Arc::new(Load::new(regs::NUM_QUEUES_VALUE as usize));
         let core = Arc::new(Core {
             instance,

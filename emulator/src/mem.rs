@@ -408,8 +408,9 @@ impl Dma for GuestRam {
 }
 
 /// Guest RAM shared by the devices of a server and their queue threads: QEMU's file, or a
-/// fixed mapping (tests).
-pub struct SharedRam(Mutex<RamSource>);
+/// fixed mapping (tests). It also knows the shared regions (BAR2) of every device of the
+/// server, which the devices reach as PCIe peers (see `mmu::Bus`).
+pub struct SharedRam(Mutex<RamSource>, Mutex<Vec<Arc<Mapping>>>);
 
 enum RamSource {
     File(GuestRam),
@@ -419,12 +420,15 @@ enum RamSource {
 impl SharedRam {
     /// Guest RAM in the file at `path` (see [`GuestRam`]).
     pub fn file(path: &Path, limit: Option<u64>) -> Self {
-        Self(Mutex::new(RamSource::File(GuestRam::new(path, limit))))
+        Self(
+            Mutex::new(RamSource::File(GuestRam::new(path, limit))),
+            Mutex::new(Vec::new()),
+        )
     }
 
     /// Guest RAM that is `map`, from guest physical address 0.
     pub fn fixed(map: Arc<Mapping>) -> Self {
-        Self(Mutex::new(RamSource::Fixed(map)))
+        Self(Mutex::new(RamSource::Fixed(map)), Mutex::new(Vec::new()))
     }
 
     fn source(&self) -> std::sync::MutexGuard<'_, RamSource> {
@@ -438,6 +442,16 @@ impl SharedRam {
             RamSource::File(ram) => ram.current(),
             RamSource::Fixed(map) => Ok(map.clone()),
         }
+    }
+
+    /// Adds the shared region of a device of the server: its peers reach its device memory.
+    pub fn add_device(&self, shm: Arc<Mapping>) {
+        self.1.lock().unwrap_or_else(|e| e.into_inner()).push(shm);
+    }
+
+    /// The shared regions of the server's devices.
+    pub fn devices(&self) -> Vec<Arc<Mapping>> {
+        self.1.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Forgets the current mapping of a file (a new QEMU may use a new file).

@@ -4,8 +4,10 @@
 //! virtual addresses in an ASID's page tables.
 //!
 //! A bus address is guest RAM (guest physical address = offset in QEMU's RAM file; there is
-//! no IOMMU in the guest) or the device's own BAR2 as the driver placed it (`BAR2_BASE`):
-//! device memory is reachable, the register file is not. Anything else is a bus error.
+//! no IOMMU in the guest), the device's own BAR2 as the driver placed it (`BAR2_BASE`), or the
+//! BAR2 of a peer device of the same emulator as the peer's driver placed it: a peer-to-peer
+//! transaction, counted in `P2P_TX_COUNT` of the device and `P2P_RX_COUNT` of the peer.
+//! Device memory is reachable, register files are not. Anything else is a bus error.
 //!
 //! Translation walks Arm VMSAv8-64 stage-1 long-descriptor tables, 4 KiB granule, 48-bit
 //! input, as Linux's `io-pgtable-arm` builds them for `ARM_64_LPAE_S1`. A [`Space`] lives for
@@ -54,6 +56,9 @@ pub struct Bus<'a> {
     /// Bus address of BAR2 (`BAR2_BASE`); 0 while the driver has not set it, and then BAR2
     /// is not reachable.
     pub bar2: u64,
+    /// The shared regions of every device of the emulator (this one included, which is
+    /// skipped): their device memory is reachable at their `BAR2_BASE`.
+    pub peers: &'a [std::sync::Arc<Mapping>],
 }
 
 /// A contiguous piece of bus memory around an address (see [`Bus::locate`]).
@@ -96,6 +101,9 @@ impl<'a> Bus<'a> {
                 lo = bar_end;
             }
         }
+        if let Some(r) = self.locate_peer(pa) {
+            return Some(r);
+        }
         let ram = self.ram?;
         let hi = hi.min(ram.len() as u64);
         (pa < hi).then(|| Region {
@@ -104,6 +112,34 @@ impl<'a> Bus<'a> {
             before: pa - lo,
             after: hi - pa,
         })
+    }
+
+    /// The device memory of a peer at bus address `pa`, counting the transaction on both
+    /// sides. Register files of peers are not reachable either.
+    fn locate_peer(&self, pa: u64) -> Option<Region<'a>> {
+        for peer in self.peers.iter() {
+            if std::ptr::eq(&**peer, self.dev) {
+                continue;
+            }
+            let base = peer.read64(regs::BAR2_BASE);
+            let len = peer.len() as u64;
+            if base == 0 || pa < base || pa - base >= len {
+                continue;
+            }
+            let off = pa - base;
+            if off < regs::DRAM_OFFSET_VALUE {
+                return None;
+            }
+            self.dev.add32(regs::P2P_TX_COUNT, 1);
+            peer.add32(regs::P2P_RX_COUNT, 1);
+            return Some(Region {
+                map: peer,
+                off: off as usize,
+                before: off - regs::DRAM_OFFSET_VALUE,
+                after: len - off,
+            });
+        }
+        None
     }
 
     /// The 64-bit word at bus address `pa` (8-aligned), read atomically.
@@ -367,6 +403,7 @@ mod tests {
             ram: Some(ram),
             dev,
             bar2: BAR2,
+            peers: &[],
         }
     }
 
@@ -392,6 +429,7 @@ mod tests {
             ram: Some(&ram),
             dev: &dev,
             bar2: 4 << 20,
+            peers: &[],
         };
         let r = low.locate(0x1000).unwrap();
         assert_eq!((r.before, r.after), (0x1000, (4 << 20) - 0x1000));
@@ -406,14 +444,51 @@ mod tests {
             ram: Some(&ram),
             dev: &dev,
             bar2: 0,
+            peers: &[],
         };
         assert_eq!(unset.locate(1 << 20).map(|r| r.off), Some(1 << 20));
         let none = Bus {
             ram: None,
             dev: &dev,
             bar2: BAR2,
+            peers: &[],
         };
         assert!(none.locate(0).is_none());
+    }
+
+    #[test]
+    fn peer_memory_is_reached_and_counted() {
+        let (ram, dev) = setup();
+        let dev = std::sync::Arc::new(dev);
+        let peer = std::sync::Arc::new(Mapping::anonymous(4 << 20).unwrap());
+        const PEER_BAR2: u64 = BAR2 + (16 << 20);
+        peer.write64(regs::BAR2_BASE, PEER_BAR2);
+        let all = [dev.clone(), peer.clone()];
+        let bus = Bus {
+            ram: Some(&ram),
+            dev: &dev,
+            bar2: BAR2,
+            peers: &all,
+        };
+        let r = bus.locate(PEER_BAR2 + (1 << 20) + 8).unwrap();
+        assert!(std::ptr::eq(r.map, &*peer));
+        assert_eq!(
+            (r.off, r.before, r.after),
+            ((1 << 20) + 8, 8, (3 << 20) - 8)
+        );
+        assert_eq!(dev.read32(regs::P2P_TX_COUNT), 1);
+        assert_eq!(peer.read32(regs::P2P_RX_COUNT), 1);
+        // The peer's register file is not reachable, nor is anything past its BAR.
+        assert!(bus.locate(PEER_BAR2 + 0x40).is_none());
+        assert!(bus.locate(PEER_BAR2 + (4 << 20)).is_none());
+        // The device's own memory and guest RAM are not peer transactions.
+        assert!(bus.locate(BAR2 + (1 << 20)).is_some());
+        assert!(bus.locate(0x1000).is_some());
+        assert_eq!(dev.read32(regs::P2P_TX_COUNT), 1);
+        assert_eq!(dev.read32(regs::P2P_RX_COUNT), 0);
+        // A peer whose driver has not placed its BAR is not reachable.
+        peer.write64(regs::BAR2_BASE, 0);
+        assert!(bus.locate(PEER_BAR2 + (1 << 20)).is_none());
     }
 
     #[test]

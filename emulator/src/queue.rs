@@ -532,10 +532,12 @@ impl Worker<'_> {
         let src = Source::Ring { base, size, pos };
         // The bus as it is now serves the ring packet, indirect buffer included.
         let ram = sh.core.ram.current().ok();
+        let peers = sh.core.ram.devices();
         let bus = Bus {
             ram: ram.as_deref(),
             dev: shm,
             bar2: shm.read64(regs::BAR2_BASE),
+            peers: &peers,
         };
         let at = At {
             src,

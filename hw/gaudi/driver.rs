@@ -14,7 +14,7 @@ use kernel::{
         self,
         accel::{
             fdinfo::Printer,
-            gem::vram::DeviceMemory,
+            gem::vram::{DeviceMemory, Exports},
             sched::queue::{Config, JobQueue},
         },
     },
@@ -332,13 +332,17 @@ impl<'bound> Hw<'bound> {
 ///
 /// The teardown order matters and is spelled out in [`Drop`] rather than left to the order of
 /// the fields: the accel node goes first (`drm_dev_unplug()`: no ioctl, mapping or attach
-/// reaches the device after it), then the device's queues and address spaces are stopped and
+/// reaches the device after it), then the dma-bufs of its device memory are revoked (importers
+/// on other devices unmap, and their jobs that use it finish or fail), then the device's queues
+/// and address spaces are stopped and
 /// the jobs on them failed, then the interrupt handlers, then the interrupt vectors that the
 /// handlers' registrations borrow. The BARs are device resources, revoked after this.
 pub(crate) struct GaudiPciData<'bound> {
     /// The heartbeat, which wedges the device when needed: stopped first.
     health: Arc<Health>,
     drm: ManuallyDrop<drm::Registration<'bound, GaudiDriver>>,
+    /// The device memory's dma-bufs, revoked once the accel node is unplugged.
+    exports: Arc<Exports>,
     engine: Arc<Engine>,
     queue_irqs: ManuallyDrop<KVec<Pin<KBox<irq::Registration<'bound, QueueIrq>>>>>,
     error_irq: ManuallyDrop<Pin<KBox<irq::Registration<'bound, ErrorIrq>>>>,
@@ -359,6 +363,9 @@ impl Drop for GaudiPciData<'_> {
         // is the one documented on the type: the interrupt registrations borrow `vectors`, so
         // they go before them.
         unsafe { ManuallyDrop::drop(&mut self.drm) };
+        // Importers on other devices give up their mappings of the device memory, and the
+        // jobs that use it finish, before the BAR and its p2pdma provider go away.
+        self.exports.revoke();
         self.engine.shutdown();
         // SAFETY: As above.
         unsafe {
@@ -517,6 +524,7 @@ impl pci::Driver for GaudiPciDriver {
             info.0.dram_size >> 20,
         );
 
+        let exports = vram.exports();
         let data = try_pin_init!(GaudiData {
             vram,
             bo_stats: BoStats::default(),
@@ -546,6 +554,7 @@ impl pci::Driver for GaudiPciDriver {
         Ok(GaudiPciData {
             health,
             drm: ManuallyDrop::new(drm),
+            exports,
             engine,
             queue_irqs: ManuallyDrop::new(queue_irqs),
             error_irq: ManuallyDrop::new(error_irq),

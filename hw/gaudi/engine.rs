@@ -779,6 +779,11 @@ impl Backend for QueueBackend {
     type Job = crate::submit::Job;
 
     fn run(&self, job: &mut Self::Job) -> Result<ARef<Fence>> {
+        // Peer memory that the exporter invalidated (or revoked) after the job was submitted
+        // is not reached: the job fails instead.
+        if !job.peers_valid() {
+            return Err(ENODEV);
+        }
         self.queue.submit(&mut job.hw)
     }
 

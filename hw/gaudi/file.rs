@@ -195,7 +195,17 @@ impl FileData {
             Kind::System { wc: true } => uapi::DRM_GAUDI_BO_WC,
             Kind::System { wc: false } => 0,
             Kind::Device => uapi::DRM_GAUDI_BO_DEVICE,
-            Kind::Imported => uapi::DRM_GAUDI_BO_IMPORTED,
+            Kind::Imported => match bo.peer_import() {
+                None => uapi::DRM_GAUDI_BO_IMPORTED,
+                Some(peer) if peer.mapped() => {
+                    uapi::DRM_GAUDI_BO_IMPORTED | uapi::DRM_GAUDI_BO_PEER
+                }
+                Some(_) => {
+                    uapi::DRM_GAUDI_BO_IMPORTED
+                        | uapi::DRM_GAUDI_BO_PEER
+                        | uapi::DRM_GAUDI_BO_INVALIDATED
+                }
+            },
         };
         args.size = bo.size() as u64;
         Ok(0)

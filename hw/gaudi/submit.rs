@@ -39,6 +39,18 @@ pub(crate) struct Job {
     _vm: Option<VmJob>,
     /// The buffers the job declared.
     _bos: KVec<ARef<Bo>>,
+    /// The peer-to-peer imports among them, with their invalidation count when the job was
+    /// submitted: the job fails if one changed before it runs.
+    pub(crate) peers: KVec<(ARef<Bo>, u64)>,
+}
+
+impl Job {
+    /// Whether the peer memory the job uses is still mapped as it was when it was submitted.
+    pub(crate) fn peers_valid(&self) -> bool {
+        self.peers
+            .iter()
+            .all(|(bo, seen)| bo.peer_import().is_some_and(|p| p.invalidations() == *seen))
+    }
 }
 
 /// What a context's submits serialize on.
@@ -237,8 +249,16 @@ pub(crate) fn submit(
     // slot reserved in each), the fences they hold become dependencies, the job is pushed and
     // its fence joins them, as one step for every other user of the buffers.
     let mut locked = ExecLock::lock(&objs, 1)?;
+    let mut peers = KVec::new();
     for b in bos.iter() {
         b.bo.resv().implicit_dependencies(b.write, &mut deps)?;
+        if let Some(peer) = b.bo.peer_import() {
+            // Mapped again if the exporter invalidated it; `ENODEV` once the exporter's
+            // memory is revoked.
+            // SAFETY: `locked` holds the reservation lock of every buffer of the job.
+            unsafe { peer.validate_locked() }?;
+            peers.push((b.bo.clone(), peer.invalidations()), GFP_KERNEL)?;
+        }
     }
 
     let mut state = ctx.submit.lock();
@@ -256,6 +276,7 @@ pub(crate) fn submit(
         },
         _vm: None,
         _bos: refs,
+        peers,
     };
     // The VM's job count joins the job once it is prepared: dropping it takes the VM's job
     // lock, which comes before the buffers' and the context's locks (an unmap holds it while

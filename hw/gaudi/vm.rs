@@ -90,6 +90,19 @@ impl VmData {
             // device memory, alive while it is mapped.
             return unsafe { self.pt.map(iova, mem.phys() + offset, len, access) };
         }
+        if let Some(peer) = bo.peer_import() {
+            // Another device's memory, imported peer-to-peer: mapped at its bus address,
+            // which the import keeps (a move fails with `ESTALE`). Jobs check that the
+            // mapping is still valid before they run (see `submit`).
+            let addr = {
+                let _guard = bo.resv().lock()?;
+                // SAFETY: The reservation lock of the dma-buf (the object's) is held.
+                unsafe { peer.validate_locked() }?
+            };
+            // SAFETY: As for device memory; the `vm_bo` keeps the object, and with it the
+            // attachment, alive while it is mapped.
+            return unsafe { self.pt.map(iova, addr + offset, len, access) };
+        }
         let sgt = bo.sg_table()?;
         let mut skip = offset;
         let mut done = 0u64;

@@ -69,6 +69,12 @@ pub mod regs {
     /// Packets executed by all queues (wraps), RO, u32.
     pub const PKT_COUNT: usize = 0x054;
 
+    /// Accesses of this device's engines to a peer device's memory (peer-to-peer
+    /// transactions, one per contiguous piece of an access; wraps), RO, u32.
+    pub const P2P_TX_COUNT: usize = 0xa00;
+    /// Accesses of peer devices to this device's memory (wraps), RO, u32.
+    pub const P2P_RX_COUNT: usize = 0xa04;
+
     /// DMA address of the self-test's 8-byte buffer, RW, u64.
     pub const SELFTEST_ADDR: usize = 0x100;
     /// Self-test pattern, RW, u64.
@@ -238,6 +244,8 @@ pub mod regs {
         ("FI_REQ", FI_REQ, 4),
         ("FI_ACK", FI_ACK, 4),
         ("FI_STATUS", FI_STATUS, 4),
+        ("P2P_TX_COUNT", P2P_TX_COUNT, 4),
+        ("P2P_RX_COUNT", P2P_RX_COUNT, 4),
     ];
 }
 

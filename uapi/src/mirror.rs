@@ -48,6 +48,11 @@ pub const DRM_GAUDI_HEALTH_QUEUES: u32 = 8;
 pub const DRM_GAUDI_BO_WC: u32 = 1 << 0;
 /// `DRM_GAUDI_BO_DEVICE`: the object lives in device-local memory.
 pub const DRM_GAUDI_BO_DEVICE: u32 = 1 << 1;
+/// `DRM_GAUDI_BO_PEER`: reported by `DRM_IOCTL_GAUDI_GEM_INFO` for peer-to-peer imports of
+/// another device's memory.
+pub const DRM_GAUDI_BO_PEER: u32 = 1 << 8;
+/// `DRM_GAUDI_BO_INVALIDATED`: a peer-to-peer import whose mapping the exporter invalidated.
+pub const DRM_GAUDI_BO_INVALIDATED: u32 = 1 << 9;
 /// `DRM_GAUDI_BO_IMPORTED`: reported by `DRM_IOCTL_GAUDI_GEM_INFO` for foreign imports.
 pub const DRM_GAUDI_BO_IMPORTED: u32 = 1 << 31;
 /// `DRM_GAUDI_BO_CREATE_FLAGS`: the flags `DRM_IOCTL_GAUDI_GEM_CREATE` accepts.

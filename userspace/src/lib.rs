@@ -136,10 +136,19 @@ impl Bo {
 /// What `DRM_IOCTL_GAUDI_GEM_INFO` reports about an object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BoInfo {
-    /// `DRM_GAUDI_BO_*` flags: WC or 0 for system memory, DEVICE, or IMPORTED.
+    /// `DRM_GAUDI_BO_*` flags: WC or 0 for system memory, DEVICE, or IMPORTED (with PEER
+    /// and INVALIDATED for peer-to-peer imports of another device's memory).
     pub flags: u32,
     /// Size in bytes.
     pub size: u64,
+}
+
+impl BoInfo {
+    /// Whether the object is another device's memory imported peer-to-peer: the device
+    /// reaches it directly, with no copy through system memory.
+    pub fn is_peer(&self) -> bool {
+        self.flags & uapi::DRM_GAUDI_BO_PEER != 0
+    }
 }
 
 /// Plain-old-data query results: any byte pattern is a valid value.

@@ -31,6 +31,11 @@ extern "C" {
 #define GAUDI_BO_WC			(1u << 0)
 #define GAUDI_BO_DEVICE			(1u << 1)
 #define GAUDI_BO_IMPORTED		(1u << 31)
+/* Reported with GAUDI_BO_IMPORTED: another device's memory imported peer-to-peer
+ * (no copy through system memory); INVALIDATED while its exporter has taken the
+ * mapping away (the next submit that lists it maps it again, or fails). */
+#define GAUDI_BO_PEER			(1u << 8)
+#define GAUDI_BO_INVALIDATED		(1u << 9)
 
 /* The client's device VA window and its granule. */
 #define GAUDI_VA_START			0x100000ull

@@ -511,5 +511,123 @@ pub(crate) fn run(dev: &Device, n: u32, rounds: u32) -> io::Result<()> {
     latency(dev, n, rounds)?;
     submit_rates(dev, n, rounds)?;
     chain(dev, n, rounds)?;
-    dma(dev, rounds)
+    dma(dev, rounds)?;
+    p2p(dev, rounds)
+}
+
+/// The gaudi node whose PCI function is behind the same bridge as `dev`'s: the peer that
+/// `dev` can reach peer-to-peer (see Documentation/memory.rst).
+fn pair_of(dev: &Device) -> Option<Device> {
+    let pci = |p: &std::path::Path| {
+        let name = p.file_name()?.to_str()?.to_string();
+        std::fs::canonicalize(format!("/sys/class/accel/{name}/device")).ok()
+    };
+    let mine = pci(dev.path())?;
+    gaudi::accel_nodes()
+        .ok()?
+        .into_iter()
+        .filter(|p| pci(p).is_some_and(|t| t != mine && t.parent() == mine.parent()))
+        .find_map(|p| Device::open(p).ok())
+}
+
+/// Device-to-device copy bandwidth: `dev` copies device memory of its peer into its own
+/// through a peer-to-peer import, against the same copy bounced through system memory (the
+/// peer's DMA engine copies into a system-memory object that `dev` imports and copies from,
+/// the fallback when peer-to-peer is refused). Each copy is timed from the first SUBMIT until
+/// the last wait returns.
+pub(crate) fn p2p(dev: &Device, rounds: u32) -> io::Result<()> {
+    let Some(peer) = pair_of(dev) else {
+        println!("exec-bench: no gaudi device behind the same PCI bridge: no peer-to-peer copies");
+        return Ok(());
+    };
+    let size = 16 * MIB;
+    fn buffer<'d>(d: &'d Device, size: u64, flags: u32, what: &str) -> io::Result<Buffer<'d>> {
+        Buffer::new(d, size, flags).map_err(|e| failed(&format!("{what} buffer"), e))
+    }
+    fn upload<'d>(d: &'d Device, from: u64, to: u64, size: u64) -> io::Result<UploadedCb<'d>> {
+        let mut cb = CommandBuffer::new();
+        cb.dma_copy(from, to, size).map_err(io::Error::other)?;
+        cb.upload(d).map_err(|e| failed("upload the copy", e))
+    }
+    let src = buffer(&peer, size, DRM_GAUDI_BO_DEVICE, "peer's device-memory")?;
+    let bounce = buffer(&peer, size, 0, "peer's system-memory")?;
+    let dst = buffer(dev, size, DRM_GAUDI_BO_DEVICE, "device-memory")?;
+    let import = |b: &Buffer<'_>| -> io::Result<Buffer<'_>> {
+        let fd = peer.prime_handle_to_fd(b.handle(), gaudi::drm::DRM_CLOEXEC)?;
+        let handle = dev.prime_fd_to_handle(fd.as_fd())?;
+        Buffer::adopt(dev, gaudi::Bo { handle, size }, true)
+    };
+    let direct = import(&src).map_err(|e| failed("peer-to-peer import", e))?;
+    let bounced = import(&bounce).map_err(|e| failed("import of system memory", e))?;
+    let (ctx, pctx) = (
+        Context::new(dev, Priority::Normal).map_err(|e| failed("context", e))?,
+        Context::new(&peer, Priority::Normal).map_err(|e| failed("peer context", e))?,
+    );
+    let (done, pdone) = (Syncobj::new(dev)?, Syncobj::new(&peer)?);
+    let cb_direct = upload(dev, direct.va(), dst.va(), size)?;
+    let cb_out = upload(&peer, src.va(), bounce.va(), size)?;
+    let cb_in = upload(dev, bounced.va(), dst.va(), size)?;
+    let (mut direct_rates, mut bounce_rates) = (Vec::new(), Vec::new());
+    let gbps = |t: Instant| size as f64 / t.elapsed().as_secs_f64().max(1e-9) / 1e9;
+    for round in 0..=rounds {
+        for bounced_copy in [false, true] {
+            let marks = markers(size, 2 * round + u32::from(bounced_copy));
+            for (at, v) in marks {
+                src.write_u64(at, v)?;
+            }
+            let t = Instant::now();
+            if bounced_copy {
+                let job = bare_job(&pctx, &cb_out)
+                    .read(src.handle())
+                    .write(bounce.handle())
+                    .signal(pdone.handle, 0);
+                peer.submit(&job)
+                    .map_err(|e| failed("submit the copy out", e))?;
+                pdone.wait(0)?;
+            }
+            let (cb, from) = if bounced_copy {
+                (&cb_in, &bounced)
+            } else {
+                (&cb_direct, &direct)
+            };
+            let job = bare_job(&ctx, cb)
+                .read(from.handle())
+                .write(dst.handle())
+                .signal(done.handle, 0);
+            dev.submit(&job).map_err(|e| failed("submit the copy", e))?;
+            done.wait(0)?;
+            let rate = gbps(t);
+            for (at, v) in marks {
+                let got = dst.read_u64(at)?;
+                if got != v {
+                    return Err(io::Error::other(format!(
+                        "peer copy (bounced: {bounced_copy}): {got:#x} at {at}, not {v:#x}"
+                    )));
+                }
+            }
+            // Round 0 warms up.
+            if round > 0 {
+                if bounced_copy {
+                    bounce_rates.push(rate);
+                } else {
+                    direct_rates.push(rate);
+                }
+            }
+        }
+    }
+    check_context(&ctx)?;
+    check_context(&pctx)?;
+    figure(
+        "p2p_copy",
+        "GB/s",
+        &direct_rates,
+        &format!("bytes={size} path=peer-to-peer"),
+    );
+    figure(
+        "bounce_copy",
+        "GB/s",
+        &bounce_rates,
+        &format!("bytes={size} path=through-system-memory"),
+    );
+    Ok(())
 }

@@ -12,7 +12,7 @@
 //!
 //! Each figure is the median of several rounds.
 //!
-//! Usage: `gaudi-bench [-n ITERATIONS] [-r ROUNDS] [-s bo|exec] [DEVICE]`; `DEVICE` defaults
+//! Usage: `gaudi-bench [-n ITERATIONS] [-r ROUNDS] [-s bo|exec|p2p] [DEVICE]`; `DEVICE` defaults
 //! to `ACCEL_DEVICE` or the first gaudi node; `-s` runs one part only.
 //! `Documentation/benchmarks.rst` explains the figures.
 
@@ -43,6 +43,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 enum Part {
     Bo,
     Exec,
+    /// The peer-to-peer copy of the execution part alone.
+    P2p,
 }
 
 struct Options {
@@ -52,7 +54,7 @@ struct Options {
     device: Option<PathBuf>,
 }
 
-const USAGE: &str = "usage: gaudi-bench [-n ITERATIONS] [-r ROUNDS] [-s bo|exec] [DEVICE]";
+const USAGE: &str = "usage: gaudi-bench [-n ITERATIONS] [-r ROUNDS] [-s bo|exec|p2p] [DEVICE]";
 
 fn positive(opt: &str, v: Option<String>) -> Result<u32, String> {
     let v = v.ok_or(format!("{opt} needs a number"))?;
@@ -79,7 +81,8 @@ fn parse_args() -> Result<Options, String> {
                 opts.parts = match args.next().as_deref() {
                     Some("bo") => vec![Part::Bo],
                     Some("exec") => vec![Part::Exec],
-                    _ => return Err("-s needs bo or exec".into()),
+                    Some("p2p") => vec![Part::P2p],
+                    _ => return Err("-s needs bo, exec or p2p".into()),
                 }
             }
             "-h" | "--help" => return Err(String::new()),
@@ -121,6 +124,7 @@ fn run(opts: &Options) -> io::Result<()> {
         match part {
             Part::Bo => bo::run(&dev, opts.iters, opts.rounds)?,
             Part::Exec => exec::run(&dev, opts.iters, opts.rounds)?,
+            Part::P2p => exec::p2p(&dev, opts.rounds)?,
         }
     }
     Ok(())
