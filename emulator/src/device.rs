@@ -166,7 +166,6 @@ impl Device {
         self.sensors.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-
     /// Records a memory (ECC) error at device address `addr`, correctable or not, in the
     /// error counters of the health block.
     pub fn memory_error(&self, uncorrectable: bool, addr: u64) {

@@ -22,8 +22,8 @@ use kernel::{
 
 use crate::{
     engine::Engine,
-    recovery::RecoveryFiles,
     hw::{health as h, mmu, queue as hwq, regs},
+    recovery::RecoveryFiles,
 };
 
 /// The debugfs directory of a device and its files.
