@@ -1548,7 +1548,7 @@ impl Worker {
             } else {
                 0
             },
-            pad: if self.rng.chance(1, 16) { 1 } else { 0 },
+            queue: if self.rng.chance(1, 16) { 1 } else { 0 },
             ..Default::default()
         };
         self.call(
