@@ -123,7 +123,7 @@ bench)
 soak)
 	# Long recovery cycles with live clients on every node (make soak); each
 	# subtest's verdict goes to /results/soak.txt.
-	for node in $nodes; do
+	for node in $igt_nodes; do
 		for t in hang-cycles rebind-cycles; do
 			if ACCEL_DEVICE=/dev/accel/$node GAUDI_RECOVERY_CYCLES=100 \
 				GAUDI_REBIND_CYCLES=20 /project/igt/gaudi_recovery \
@@ -134,6 +134,7 @@ soak)
 			fi
 		done
 	done
+	;;
 fuzz)
 	first=$(echo "$nodes" | head -n 1)
 	echo "accel-guest: fuzzing /dev/accel/$first: $fuzz_calls calls, seed $fuzz_seed"
