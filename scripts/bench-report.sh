@@ -55,7 +55,7 @@ awk '
 # gaudi-bench or the memcpy on the host did not finish: the line stays in the
 # output and the report fails.
 /^(gaudi-bench|host-bench memcpy) failed/ { failed[++nfailed] = $0 }
-# The training benchmark's lines (gaudi-train --bench) are printed as they are; a
+# The training benchmark lines (gaudi-train --bench) are printed as they are; a
 # failed run fails the report.
 /^train-bench (gaudi-train failed|gaudi-train: FAILED)/ { failed[++nfailed] = $0 }
 # host-bench memcpy GB/s MEDIAN MIN MAX bytes=N
