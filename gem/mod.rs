@@ -12,8 +12,9 @@
 //!   write-combined CPU mappings, kernel vmap and a DMA mapping for the device;
 //! - [`Kind::Device`]: a contiguous range of device-local memory that the CPU reaches through a
 //!   PCI BAR, see [`vram`];
-//! - [`Kind::Imported`]: a dma-buf of another device or driver; device memory of another
-//!   device is imported peer-to-peer as a dynamic importer (see [`p2p`]).
+//! - [`Kind::Imported`]: a dma-buf of another device or driver, imported once per device
+//!   however many files import it; device memory of another device is imported peer-to-peer
+//!   as a dynamic importer (see [`p2p`]).
 //!
 //! Unlike `kernel::drm::gem::shmem`, whose PRIME imports the shmem helper allocates as plain C
 //! objects, imports are created by this module (`gem_prime_import_sg_table`), so they are of
@@ -595,8 +596,94 @@ impl<T: BoDriverData> Object<T> {
                 Err(e) => e.to_ptr(),
             };
         }
+        // SAFETY: As above.
+        if let Some(obj) = unsafe { Self::shared_import(dev, dma_buf) } {
+            return obj;
+        }
         // SAFETY: Same arguments as the core passes to us.
-        unsafe { bindings::drm_gem_prime_import(dev, dma_buf) }
+        let obj = unsafe { bindings::drm_gem_prime_import(dev, dma_buf) };
+        if let Ok(new) = from_err_ptr(obj) {
+            // SAFETY: `new` is a live object that the DRM core has just imported.
+            unsafe { Self::share_import(new) };
+        }
+        obj
+    }
+
+    /// Finds this device's live import of the dma-buf `dma_buf` and takes a reference to it.
+    ///
+    /// A device imports a dma-buf of another device or driver once, however many files import
+    /// it: every file that imports it gets a handle to the same object, as for the device's own
+    /// dma-bufs. One attachment and one DMA mapping of the exporter's pages per device, instead
+    /// of one per file: DMA-API debugging takes more than a few mappings of the same pages at
+    /// once for a leak, and every mapping may take IOMMU space.
+    ///
+    /// The attachments of a dma-buf are listed under its reservation lock; [`Self::share_import`]
+    /// marks this device's shareable ones with their object in `importer_priv`. An object whose
+    /// last reference is gone is not taken: its release detaches under the same lock before its
+    /// memory goes, so the pointer stays valid while the lock is held.
+    ///
+    /// # Safety
+    ///
+    /// `dev` must be a DRM device of `T::Driver` and `dma_buf` a live dma-buf.
+    unsafe fn shared_import(
+        dev: *mut bindings::drm_device,
+        dma_buf: *mut bindings::dma_buf,
+    ) -> Option<*mut bindings::drm_gem_object> {
+        // SAFETY: The DRM device's parent is live while the device is.
+        let parent = unsafe { (*dev).dev };
+        // SAFETY: `dma_buf` is live.
+        let resv = unsafe { (*dma_buf).resv };
+        // SAFETY: `resv` is live with the dma-buf. Without an acquire context the lock cannot
+        // fail.
+        unsafe { bindings::dma_resv_lock(resv, core::ptr::null_mut()) };
+        let mut found = None;
+        // SAFETY: The attachment list is only changed under the reservation lock, held here.
+        unsafe {
+            let head = &raw mut (*dma_buf).attachments;
+            let mut pos = (*head).next;
+            while pos != head {
+                let attach = container_of!(pos, bindings::dma_buf_attachment, node);
+                let obj = (*attach).importer_priv.cast::<bindings::drm_gem_object>();
+                // Static attachments of this device with an object are the ones that
+                // `share_import` marked; peer imports are dynamic (`importer_ops`).
+                if (*attach).dev == parent
+                    && (*attach).importer_ops.is_null()
+                    && !obj.is_null()
+                    && bindings::refcount_inc_not_zero(&raw mut (*obj).refcount.refcount)
+                {
+                    found = Some(obj);
+                    break;
+                }
+                pos = (*pos).next;
+            }
+            bindings::dma_resv_unlock(resv);
+        }
+        found
+    }
+
+    /// Marks a new import of another device's or driver's dma-buf as shareable by the other
+    /// files of the device, see [`Self::shared_import`].
+    ///
+    /// # Safety
+    ///
+    /// `obj` must be a live object of this type that the DRM core has just imported.
+    unsafe fn share_import(obj: *mut bindings::drm_gem_object) {
+        // SAFETY: `obj` is live; `import_attach` is set for imports and only for them.
+        let attach = unsafe { (*obj).import_attach };
+        // Objects of this device come back themselves; peer imports are not shared.
+        // SAFETY: A set attachment is live as long as the import.
+        if attach.is_null() || unsafe { !(*attach).importer_ops.is_null() } {
+            return;
+        }
+        // SAFETY: The attachment's dma-buf is live while it is attached.
+        let resv = unsafe { (*(*attach).dmabuf).resv };
+        // SAFETY: As in `shared_import`; `importer_priv` is the importer's and read under the
+        // reservation lock only. The object's release detaches under the same lock.
+        unsafe {
+            bindings::dma_resv_lock(resv, core::ptr::null_mut());
+            (*attach).importer_priv = obj.cast();
+            bindings::dma_resv_unlock(resv);
+        }
     }
 }
 

@@ -17,8 +17,11 @@
 //!
 //! The interrupt handlers and the queues only count and record ([`Ras`]); the device's
 //! heartbeat ([`Health`], a delayed work item every [`BEAT_MS`] ms) acts: it wedges the device
-//! when asked to or when the device is lost, recovers completion interrupts the device did not
-//! deliver, and writes the device coredump of the last reset.
+//! when asked to or when the device is lost and recovers completion interrupts the device did
+//! not deliver. Both signal fences, so the heartbeat runs on a queue of its own that memory
+//! reclaim can count on (`WQ_MEM_RECLAIM`) and allocates nothing; what does allocate, the
+//! device coredump of the last reset and the wedged uevent, is reported by a second work item
+//! on the system workqueue.
 
 use core::{
     fmt::Write,
@@ -29,13 +32,13 @@ use kernel::{
     alloc::VVec,
     debugfs,
     device::{self, Bound},
-    drm::accel::{self, WedgeTask},
-    impl_has_delayed_work, new_delayed_work, new_spinlock_irq,
+    drm::accel::{self, sched::fence::SignallingSection, WedgeTask},
+    impl_has_delayed_work, impl_has_work, new_delayed_work, new_spinlock_irq, new_work,
     prelude::*,
     sync::{aref::ARef, Arc, SpinLockIrq},
     time::{delay::fsleep, msecs_to_jiffies, Delta},
     uaccess::UserSliceReader,
-    workqueue::{self, DelayedWork, WorkItem},
+    workqueue::{self, DelayedWork, LockdepMap, OwnedQueue, Work, WorkItem},
 };
 
 use crate::{
@@ -293,7 +296,16 @@ const QUEUE_WORDS: [&str; 16] = [
 
 const _: () = assert!(q::Q_RESUME / 4 == QUEUE_WORDS.len() - 1);
 
+/// The lockdep class of the heartbeat workqueues.
+static BEAT_LOCKDEP_MAP: LockdepMap = LockdepMap::new(c"gaudi_heartbeat_wq");
+
 /// The device's heartbeat and the owner of its recovery.
+///
+/// # Invariants
+///
+/// Work items hold references to the `Health`; once [`Health::stop`] returned, none is queued
+/// or running, so the last reference, which destroys `wq`, is never dropped by one of its own
+/// work items.
 #[pin_data]
 pub(crate) struct Health {
     engine: Arc<Engine>,
@@ -301,22 +313,48 @@ pub(crate) struct Health {
     dev: ARef<device::Device>,
     /// The binding ends: the heartbeat does not come back.
     stopping: AtomicBool,
+    /// The heartbeat's queue: ordered, with a rescuer (`WQ_MEM_RECLAIM`), as it signals fences.
+    wq: OwnedQueue,
     #[pin]
-    beat: DelayedWork<Health>,
+    beat: DelayedWork<Health, 0>,
+    /// Writes the coredump and sends the wedged uevent, which allocate: not on `wq`.
+    #[pin]
+    report: Work<Health, 1>,
+    /// A wedged uevent not sent yet: `Some(task)`.
+    #[pin]
+    wedged_event: SpinLockIrq<Option<Option<WedgeTask>>>,
 }
 
 impl_has_delayed_work! {
-    impl HasDelayedWork<Self> for Health { self.beat }
+    impl HasDelayedWork<Self, 0> for Health { self.beat }
 }
 
-impl WorkItem for Health {
+impl_has_work! {
+    impl HasWork<Self, 1> for Health { self.report }
+}
+
+impl WorkItem<0> for Health {
     type Pointer = Arc<Health>;
 
     fn run(this: Arc<Health>) {
-        this.heartbeat();
-        if !this.stopping.load(Ordering::Acquire) {
-            let _ = workqueue::system().enqueue_delayed(this, msecs_to_jiffies(BEAT_MS));
+        let report = this.heartbeat();
+        if report {
+            // Already queued: that run reports this too.
+            let _ = workqueue::system().enqueue::<_, 1>(this.clone());
         }
+        if !this.stopping.load(Ordering::Acquire) {
+            let _ = this
+                .wq
+                .enqueue_delayed(this.clone(), msecs_to_jiffies(BEAT_MS));
+        }
+    }
+}
+
+impl WorkItem<1> for Health {
+    type Pointer = Arc<Health>;
+
+    fn run(this: Arc<Health>) {
+        this.report();
     }
 }
 
@@ -329,37 +367,48 @@ impl Health {
     ) -> Result<Arc<Self>> {
         let dev: &device::Device = dev;
         let this = Arc::pin_init(
-            pin_init!(Self {
+            try_pin_init!(Self {
                 engine,
                 drm: drm.into(),
                 dev: dev.into(),
                 stopping: AtomicBool::new(false),
+                wq: OwnedQueue::new_ordered(c"gaudi-heartbeat", true, &BEAT_LOCKDEP_MAP)?,
                 beat <- new_delayed_work!("gaudi_heartbeat"),
+                report <- new_work!("gaudi_report"),
+                wedged_event <- new_spinlock_irq!(None, "gaudi_wedged_event"),
             }),
             GFP_KERNEL,
         )?;
-        let _ = workqueue::system().enqueue_delayed(this.clone(), msecs_to_jiffies(BEAT_MS));
+        let _ = this
+            .wq
+            .enqueue_delayed(this.clone(), msecs_to_jiffies(BEAT_MS));
         Ok(this)
     }
 
-    /// Stops the heartbeat (unbind): it runs once more, now, and not again; a coredump not
-    /// yet read goes.
+    /// Stops the heartbeat (unbind): it runs once more, now, and not again; what it found is
+    /// reported, and a coredump not yet read goes.
     pub(crate) fn stop(&self) {
         self.stopping.store(true, Ordering::Release);
         // A beat that started before `stopping` was set re-arms itself once: the second flush
         // runs that one at once, and it sees `stopping`.
         self.beat.flush();
         self.beat.flush();
+        // No beat queues a report any more.
+        self.report.flush();
         accel::dev_coredump_put(&self.dev);
     }
 
-    fn heartbeat(&self) {
+    /// One beat; returns whether there is something to report.
+    fn heartbeat(&self) -> bool {
+        // Wedging and recovering lost interrupts signal fences: nothing here may allocate or
+        // wait for a fence.
+        let _section = SignallingSection::begin();
         let engine = &self.engine;
         let ras = &engine.ras;
         if !ras.is_wedged() {
             match engine.shared.read32(regs::STATUS) {
                 // Unbound: nothing to watch any more.
-                Err(_) => return,
+                Err(_) => return false,
                 Ok(regs::STATUS_LOST) => self.wedge(WedgeReason::Lost, None),
                 Ok(status) if status & regs::STATUS_ERROR != 0 => {
                     let (reason, task) = ras
@@ -386,7 +435,18 @@ impl Health {
                 }
             }
         }
-        let snap = ras.dump.lock().take();
+        ras.dump.lock().is_some() || self.wedged_event.lock().is_some()
+    }
+
+    /// Reports what the heartbeat found: the wedged uevent, then the coredump.
+    fn report(&self) {
+        let event = self.wedged_event.lock().take();
+        if let Some(task) = event {
+            if let Err(e) = accel::wedged_event(&self.drm, accel::wedge::REBIND, task.as_ref()) {
+                dev_warn!(self.dev, "wedged uevent not sent: {e:?}\n");
+            }
+        }
+        let snap = self.engine.ras.dump.lock().take();
         if let Some(snap) = snap {
             self.coredump(&snap);
         }
@@ -411,9 +471,7 @@ impl Health {
         *ras.dump.lock() = Some(snap);
         // A lost device acknowledges nothing: do not wait for it.
         self.engine.halt(EIO, reason != WedgeReason::Lost);
-        if let Err(e) = accel::wedged_event(&self.drm, accel::wedge::REBIND, task.as_ref()) {
-            dev_warn!(self.dev, "wedged uevent not sent: {e:?}\n");
-        }
+        *self.wedged_event.lock() = Some(task);
     }
 
     /// Writes `snap` and the device's state as a coredump.

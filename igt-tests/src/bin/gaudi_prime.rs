@@ -717,6 +717,55 @@ fn main() {
             base.check()
         });
 
+        t.subtest("vgem-import-per-device", || {
+            let vgem = open_vgem()?;
+            let base = Baseline::of_device_under_test()?;
+            let (dumb, vmap, want) = vgem_filled(&vgem, 3 * page(), 72)?;
+            let size = dumb.size as usize;
+            let fd = ok!(drm::prime_handle_to_fd(
+                vgem.as_fd(),
+                dumb.handle,
+                DRM_CLOEXEC | DRM_RDWR
+            ));
+            let before = base.now()?;
+            // More files than DMA-API debugging takes mappings of the same pages at once (7):
+            // the device imports the dma-buf once and every file gets a handle to that object.
+            let mut files = Vec::new();
+            for i in 0..12 {
+                let dev = ok!(open_device());
+                let h = ok!(dev.prime_fd_to_handle(fd.as_fd()), "import in file {i}");
+                files.push((dev, h));
+            }
+            let after = base.now()?;
+            igt::assert_eq!(
+                after.bo_count,
+                before.bo_count + 1,
+                "12 files importing one dma-buf"
+            );
+            igt::assert_eq!(after.bo_bytes, before.bo_bytes + dumb.size);
+            for (i, (dev, h)) in files.iter().enumerate() {
+                expect(&ok!(dev.map(*h, size)), &want, &format!("file {i}"))?;
+            }
+            // A write through one file is what the others and the exporter see.
+            let back = pattern(73, size);
+            ok!(ok!(files[0].0.map(files[0].1, size)).write(0, &back));
+            expect(&vmap, &back, "exporter after file 0 wrote")?;
+            expect(&ok!(files[11].0.map(files[11].1, size)), &back, "file 11")?;
+            // Closing the other files leaves the last one's import whole; a new file then
+            // shares it too.
+            let (last, lh) = files.pop().ok_or_else(|| igt::fail!("no file"))?;
+            drop(files);
+            expect(&ok!(last.map(lh, size)), &back, "last file")?;
+            let late = ok!(open_device());
+            let h = ok!(late.prime_fd_to_handle(fd.as_fd()), "late import");
+            igt::assert_eq!(base.now()?.bo_count, before.bo_count + 1, "late import");
+            expect(&ok!(late.map(h, size)), &back, "late file")?;
+            drop((late, last, fd));
+            ok!(drm::gem_close(vgem.as_fd(), dumb.handle));
+            drop(vmap);
+            base.check()
+        });
+
         t.subtest("gaudi-to-vgem", || {
             let vgem = open_vgem()?;
             let base = Baseline::of_device_under_test()?;
