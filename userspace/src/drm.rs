@@ -8,8 +8,8 @@
 //! types cannot carry an argument (a zero handle, the size of a dumb buffer), the request goes
 //! through `drm-ffi`, its lower layer; where neither has the request's form (an import from a
 //! descriptor that may be invalid on purpose), the `drm-sys` structure is issued with
-//! [`crate::ioctl`]. The structures and the request numbers are re-exported here for tests that
-//! issue the requests themselves.
+//! [`crate::ioctl`]. drm-sys's structures are re-exported here, with the request numbers, for
+//! tests that issue the requests themselves.
 //!
 //! Version, capabilities, GEM handle close, PRIME export and import, and the dumb buffers of
 //! other drivers (vgem), which the benchmarks and the PRIME tests use as a second device.

@@ -11,8 +11,8 @@
 //! implements it). The flags and timeline points that drm-ffi's functions have no argument
 //! for (create flags, deadlines, timeline sync_file export and import, transfer flags, and the
 //! sync_file import into a given syncobj) are passed in the `drm-sys` structure, issued with
-//! [`crate::ioctl`]. The structures and request numbers are re-exported for tests that issue
-//! the requests themselves.
+//! [`crate::ioctl`]. drm-sys's structures are re-exported, with the request numbers, for tests
+//! that issue the requests themselves.
 //!
 //! A syncobj travels between files, processes and devices as a syncobj file descriptor
 //! ([`handle_to_fd`], [`fd_to_handle`]); its current fence travels as a sync_file
