@@ -9,7 +9,7 @@
 
 use std::{
     io,
-    os::fd::{AsRawFd, OwnedFd},
+    os::fd::{AsFd, OwnedFd},
     os::unix::net::UnixStream,
     sync::{
         atomic::{fence, Ordering},
@@ -176,20 +176,18 @@ impl Device {
     /// from one client to the next), then the register file is initialised. The queues must
     /// be stopped.
     pub fn reset(&self) {
-        // SAFETY: Plain syscall on our memfd; punching a hole zeroes the range.
-        let punched = unsafe {
-            libc::fallocate(
-                self.shm_fd.as_raw_fd(),
-                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
-                0,
-                self.shm.len() as libc::off_t,
-            )
-        } == 0;
-        if !punched {
+        // Punching a hole in the memfd zeroes the range.
+        let punched = rustix::fs::fallocate(
+            &self.shm_fd,
+            rustix::fs::FallocateFlags::PUNCH_HOLE | rustix::fs::FallocateFlags::KEEP_SIZE,
+            0,
+            self.shm.len() as u64,
+        );
+        if let Err(e) = punched {
             eprintln!(
                 "gaudi-emu{}: could not clear device memory: {}",
                 self.instance,
-                io::Error::last_os_error()
+                io::Error::from(e)
             );
         }
         for f in &self.core.faults {
@@ -297,12 +295,12 @@ impl Device {
         self.reset();
         ivshmem::send_msg(&sock, ivshmem::PROTOCOL_VERSION, None)?;
         ivshmem::send_msg(&sock, i64::from(CLIENT_PEER), None)?;
-        ivshmem::send_msg(&sock, ivshmem::SHM_MESSAGE, Some(self.shm_fd.as_raw_fd()))?;
+        ivshmem::send_msg(&sock, ivshmem::SHM_MESSAGE, Some(self.shm_fd.as_fd()))?;
         for fd in &doorbells {
-            ivshmem::send_msg(&sock, i64::from(DEVICE_PEER), Some(fd.as_raw_fd()))?;
+            ivshmem::send_msg(&sock, i64::from(DEVICE_PEER), Some(fd.as_fd()))?;
         }
         for fd in &interrupts {
-            ivshmem::send_msg(&sock, i64::from(CLIENT_PEER), Some(fd.as_raw_fd()))?;
+            ivshmem::send_msg(&sock, i64::from(CLIENT_PEER), Some(fd.as_fd()))?;
         }
         let interrupts = Arc::new(Irqs(interrupts));
         for q in &self.queues {

@@ -259,6 +259,8 @@ fn main() -> ExitCode {
         }
     };
     for sig in [libc::SIGINT, libc::SIGTERM] {
+        // libc, not rustix: rustix has signal handlers only in its hidden `runtime` module,
+        // which is for libc replacements and unsound next to libc.
         // SAFETY: An all-zero sigaction is valid; the handler only stores to an atomic,
         // which is async-signal-safe. No SA_RESTART: poll() returns EINTR at once.
         unsafe {

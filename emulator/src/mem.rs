@@ -12,7 +12,7 @@
 use std::{
     fs::OpenOptions,
     io,
-    os::fd::{AsRawFd, FromRawFd, OwnedFd},
+    os::fd::{AsFd, OwnedFd},
     os::unix::fs::MetadataExt,
     path::{Path, PathBuf},
     ptr::NonNull,
@@ -21,6 +21,8 @@ use std::{
         Arc, Mutex,
     },
 };
+
+use rustix::mm::{self, MapFlags, ProtFlags};
 
 fn efault() -> io::Error {
     io::Error::from_raw_os_error(libc::EFAULT)
@@ -39,38 +41,47 @@ unsafe impl Send for Mapping {}
 unsafe impl Sync for Mapping {}
 
 impl Mapping {
-    fn map(fd: libc::c_int, len: usize, flags: libc::c_int) -> io::Result<Self> {
-        if len == 0 {
-            return Err(io::Error::from_raw_os_error(libc::EINVAL));
-        }
-        // SAFETY: Creates a new mapping at an address the kernel chooses; no existing memory
-        // is affected.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                flags,
-                fd,
-                0,
-            )
-        };
-        if ptr == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
+    fn mapped(ptr: *mut std::ffi::c_void, len: usize) -> io::Result<Self> {
         let ptr =
             NonNull::new(ptr.cast()).ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))?;
         Ok(Self { ptr, len })
     }
 
     /// Maps the first `len` bytes of `fd` read-write and shared.
-    pub fn new(fd: &impl AsRawFd, len: usize) -> io::Result<Self> {
-        Self::map(fd.as_raw_fd(), len, libc::MAP_SHARED)
+    pub fn new(fd: &impl AsFd, len: usize) -> io::Result<Self> {
+        if len == 0 {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        // SAFETY: Creates a new mapping at an address the kernel chooses; no existing memory
+        // is affected.
+        let ptr = unsafe {
+            mm::mmap(
+                std::ptr::null_mut(),
+                len,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::SHARED,
+                fd,
+                0,
+            )
+        }?;
+        Self::mapped(ptr, len)
     }
 
     /// Maps `len` bytes of zeroed anonymous memory (a plain buffer, for tests).
     pub fn anonymous(len: usize) -> io::Result<Self> {
-        Self::map(-1, len, libc::MAP_SHARED | libc::MAP_ANONYMOUS)
+        if len == 0 {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        // SAFETY: As in `new`.
+        let ptr = unsafe {
+            mm::mmap_anonymous(
+                std::ptr::null_mut(),
+                len,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::SHARED,
+            )
+        }?;
+        Self::mapped(ptr, len)
     }
 
     /// Length of the mapping.
@@ -238,34 +249,20 @@ impl Mapping {
 
 impl Drop for Mapping {
     fn drop(&mut self) {
-        // SAFETY: `ptr` and `len` describe a mapping created by `map` and not used after this.
-        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
+        // SAFETY: `ptr` and `len` describe a mapping created by `new` or `anonymous` and not
+        // used after this.
+        let _ = unsafe { mm::munmap(self.ptr.as_ptr().cast(), self.len) };
     }
 }
 
 /// Creates the anonymous shared-memory file of a device, `len` bytes, sealed against
 /// resizing so that a client cannot shrink it under the emulator's mapping.
 pub fn memfd(name: &str, len: usize) -> io::Result<OwnedFd> {
-    let cname =
-        std::ffi::CString::new(name).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    // SAFETY: `cname` is a valid C string.
-    let fd =
-        unsafe { libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fd` is a new descriptor that nothing else owns.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let len = libc::off_t::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    // SAFETY: `fd` is a valid descriptor.
-    if unsafe { libc::ftruncate(fd.as_raw_fd(), len) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL;
-    // SAFETY: `fd` is a valid memfd created with MFD_ALLOW_SEALING.
-    if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    use rustix::fs::{MemfdFlags, SealFlags};
+    let fd = rustix::fs::memfd_create(name, MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)?;
+    let len = i64::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    rustix::fs::ftruncate(&fd, len as u64)?;
+    rustix::fs::fcntl_add_seals(&fd, SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL)?;
     Ok(fd)
 }
 
@@ -560,14 +557,9 @@ mod tests {
     #[test]
     fn memfd_is_sealed_against_resizing() {
         let fd = memfd("gaudi-emu-test", 1 << 16).unwrap();
-        // SAFETY: Plain syscalls on a valid fd.
-        unsafe {
-            assert!(libc::ftruncate(fd.as_raw_fd(), 4096) < 0);
-            assert!(libc::ftruncate(fd.as_raw_fd(), 1 << 20) < 0);
-            let mut st: libc::stat = std::mem::zeroed();
-            assert_eq!(libc::fstat(fd.as_raw_fd(), &mut st), 0);
-            assert_eq!(st.st_size, 1 << 16);
-        }
+        assert!(rustix::fs::ftruncate(&fd, 4096).is_err());
+        assert!(rustix::fs::ftruncate(&fd, 1 << 20).is_err());
+        assert_eq!(rustix::fs::fstat(&fd).unwrap().st_size, 1 << 16);
         let m = Mapping::new(&fd, 1 << 16).unwrap();
         m.write32(0, 5);
         assert_eq!(m.read32(0), 5);

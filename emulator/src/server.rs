@@ -12,7 +12,6 @@
 
 use std::{
     io::{self, BufRead, BufReader, Read, Write},
-    os::fd::AsRawFd,
     os::unix::fs::{FileTypeExt, MetadataExt},
     os::unix::net::{UnixListener, UnixStream},
     path::{Path, PathBuf},
@@ -21,6 +20,12 @@ use std::{
         Arc,
     },
     time::Duration,
+};
+
+use rustix::{
+    event::{PollFd, PollFlags, Timespec},
+    io::Errno,
+    net::RecvFlags,
 };
 
 use crate::{device::Device, fault::Fault, health, ivshmem, mem::SharedRam};
@@ -113,9 +118,6 @@ enum Source {
 
 /// How long the handshake may block on a client that does not read.
 const SEND_TIMEOUT: Duration = Duration::from_secs(2);
-/// Poll timeout, which bounds how late a stop request is seen and how late the sensors are
-/// updated.
-const POLL_MS: libc::c_int = health::UPDATE_INTERVAL.as_millis() as libc::c_int;
 
 impl Server {
     /// Creates the devices and binds their sockets. On error, sockets bound so far are
@@ -151,46 +153,50 @@ impl Server {
 
     /// Runs until `stop` is set (checked at least every 100 ms and after every signal).
     pub fn run(&mut self, stop: &AtomicBool) -> io::Result<()> {
-        let mut fds = Vec::new();
+        // The poll timeout bounds how late a stop request is seen and how late the sensors
+        // are updated.
+        let timeout = Timespec::try_from(health::UPDATE_INTERVAL)
+            .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
         let mut srcs = Vec::new();
+        let mut ready = Vec::new();
         while !stop.load(Ordering::Relaxed) {
-            fds.clear();
             srcs.clear();
+            let mut fds = Vec::new();
             for (i, l) in self.listeners.iter().enumerate() {
-                fds.push(pollfd(l.sock.as_raw_fd()));
+                fds.push(PollFd::new(&l.sock, PollFlags::IN));
                 srcs.push(Source::Listener(i));
             }
             if let Some(l) = &self.control {
-                fds.push(pollfd(l.sock.as_raw_fd()));
+                fds.push(PollFd::new(&l.sock, PollFlags::IN));
                 srcs.push(Source::Control);
             }
             for (i, d) in self.devices.iter().enumerate() {
                 if let Some(c) = &d.client {
-                    fds.push(pollfd(c.sock.as_raw_fd()));
+                    fds.push(PollFd::new(&c.sock, PollFlags::IN));
                     srcs.push(Source::Client(i));
                     for (v, fd) in c.doorbells.iter().enumerate() {
-                        fds.push(pollfd(fd.as_raw_fd()));
+                        fds.push(PollFd::new(fd, PollFlags::IN));
                         srcs.push(Source::Doorbell(i, v));
                     }
                 }
             }
-            // SAFETY: `fds` is a valid array of `fds.len()` pollfds.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, POLL_MS) };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e);
+            match rustix::event::poll(&mut fds, Some(&timeout)) {
+                Ok(_) => {}
+                Err(Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
             }
+            // The descriptors are borrowed from `self` until here.
+            ready.clear();
+            ready.extend(fds.iter().map(|p| !p.revents().is_empty()));
+            drop(fds);
             for d in &mut self.devices {
                 d.tick();
             }
             // Doorbells first, then hang-ups, then new clients: a doorbell rung just before
             // a client went away is still served, and indices stay valid.
             for pass in 0..3 {
-                for (pfd, src) in fds.iter().zip(&srcs) {
-                    if pfd.revents == 0 {
+                for (&ready, src) in ready.iter().zip(&srcs) {
+                    if !ready {
                         continue;
                     }
                     match (pass, *src) {
@@ -287,28 +293,14 @@ impl Server {
         // QEMU never sends anything after connecting: readable means hang-up. Anything else
         // is read and dropped (with any fds it carries: no control buffer is given).
         let mut buf = [0u8; 4096];
-        // SAFETY: Reading into a valid buffer.
-        let n = unsafe {
-            libc::recv(
-                c.sock.as_raw_fd(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                libc::MSG_DONTWAIT,
-            )
-        };
-        if n > 0 {
-            eprintln!("gaudi-emu{i}: ignoring {n} unexpected bytes from the client");
-            return;
-        }
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if matches!(
-                e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-            ) {
+        match rustix::net::recv(&c.sock, &mut buf, RecvFlags::DONTWAIT) {
+            Ok((n, _)) if n > 0 => {
+                eprintln!("gaudi-emu{i}: ignoring {n} unexpected bytes from the client");
                 return;
             }
-            eprintln!("gaudi-emu{i}: client socket: {e}");
+            Ok(_) => {}
+            Err(Errno::AGAIN | Errno::INTR) => return,
+            Err(e) => eprintln!("gaudi-emu{i}: client socket: {}", io::Error::from(e)),
         }
         eprintln!("gaudi-emu{i}: client detached");
         dev.detach();
@@ -337,13 +329,5 @@ impl Server {
                 eprintln!("gaudi-emu{i}: raising vector {irq}: {e}");
             }
         }
-    }
-}
-
-fn pollfd(fd: i32) -> libc::pollfd {
-    libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
     }
 }

@@ -5,7 +5,7 @@
 
 use std::{
     io::{BufRead, BufReader, Write},
-    os::fd::{AsRawFd, OwnedFd},
+    os::fd::{AsFd, AsRawFd, OwnedFd},
     os::unix::net::UnixStream,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
@@ -14,6 +14,7 @@ use std::{
 };
 
 use gaudi_emu::{hw::regs, ivshmem, mem::Mapping};
+use rustix::event::{PollFd, PollFlags, Timespec};
 
 const SHM_SIZE: usize = 4 << 20;
 const VECTORS: usize = 8;
@@ -120,14 +121,10 @@ fn fd_target(fd: &OwnedFd) -> String {
         .into_owned()
 }
 
-fn readable(fd: &impl AsRawFd, ms: i32) -> bool {
-    let mut p = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: One valid pollfd.
-    unsafe { libc::poll(&mut p, 1, ms) == 1 }
+fn readable(fd: &impl AsFd, ms: i32) -> bool {
+    let mut p = [PollFd::new(fd, PollFlags::IN)];
+    let timeout = Timespec::try_from(Duration::from_millis(ms as u64)).unwrap();
+    rustix::event::poll(&mut p, Some(&timeout)) == Ok(1)
 }
 
 /// Connects to device `dev` and checks the handshake message by message, as QEMU's
@@ -153,12 +150,7 @@ fn connect_path(path: &Path) -> Qemu {
         "{}",
         fd_target(&shm_fd)
     );
-    // SAFETY: fstat on a valid fd into a zeroed struct.
-    let size = unsafe {
-        let mut st: libc::stat = std::mem::zeroed();
-        assert_eq!(libc::fstat(shm_fd.as_raw_fd(), &mut st), 0);
-        st.st_size as usize
-    };
+    let size = rustix::fs::fstat(&shm_fd).unwrap().st_size as usize;
     assert_eq!(size, SHM_SIZE);
     let shm = Mapping::new(&shm_fd, size).unwrap();
 
@@ -389,13 +381,10 @@ fn misbehaving_client_is_survived() {
     let mut q = connect(&emu, 0);
     // QEMU never sends anything; junk, with an fd attached, is ignored.
     q.sock.write_all(b"junk junk").unwrap();
-    ivshmem::send_msg(&q.sock, 7, Some(q.doorbells[1].as_raw_fd())).unwrap();
+    ivshmem::send_msg(&q.sock, 7, Some(q.doorbells[1].as_fd())).unwrap();
     // The shared memory cannot be resized under the emulator.
-    // SAFETY: Plain syscalls on a valid fd.
-    unsafe {
-        assert!(libc::ftruncate(q.shm_fd.as_raw_fd(), 4096) < 0);
-        assert!(libc::ftruncate(q.shm_fd.as_raw_fd(), (SHM_SIZE * 2) as libc::off_t) < 0);
-    }
+    assert!(rustix::fs::ftruncate(&q.shm_fd, 4096).is_err());
+    assert!(rustix::fs::ftruncate(&q.shm_fd, (SHM_SIZE * 2) as u64).is_err());
     // Garbage in the register file, including RO registers.
     q.shm.write64(regs::SELFTEST_ADDR, u64::MAX);
     q.shm.write32(regs::SELFTEST_CTRL, 0xffff_ffff);
@@ -410,11 +399,8 @@ fn misbehaving_client_is_survived() {
 fn sigterm_removes_sockets_and_exits_cleanly() {
     let mut emu = start(2);
     let q = connect(&emu, 0);
-    // SAFETY: Plain syscall.
-    assert_eq!(
-        unsafe { libc::kill(emu.child.id() as libc::pid_t, libc::SIGTERM) },
-        0
-    );
+    let pid = rustix::process::Pid::from_child(&emu.child);
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
     let t = Instant::now();
     let status = loop {
         if let Some(s) = emu.child.try_wait().unwrap() {

@@ -646,18 +646,19 @@ impl Worker {
 
     fn version(&mut self) {
         let (_, fd) = self.gfd();
-        let n = self.rng.below(4) as usize * 40;
+        let n = self.rng.below(4) * 40;
+        let mut ptr = |n: u64| self.ptr(n as usize) as *mut std::ffi::c_char;
         let mut v = drm_version {
             name_len: n,
-            name: self.ptr(n),
+            name: ptr(n),
             date_len: n,
-            date: self.ptr(n),
+            date: ptr(n),
             desc_len: n,
-            desc: self.ptr(n),
+            desc: ptr(n),
             ..Default::default()
         };
         if self.rng.chance(1, 8) {
-            v.name_len = usize::MAX;
+            v.name_len = u64::MAX;
         }
         self.call("drm.VERSION", fd, DRM_IOCTL_VERSION, &mut v);
     }

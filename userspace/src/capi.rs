@@ -389,10 +389,10 @@ pub unsafe extern "C" fn gaudi_bo_munmap(ptr: *mut c_void, size: u64) -> c_int {
         return -libc::EINVAL;
     };
     // SAFETY: The caller owns the mapping and gives it up.
-    if unsafe { libc::munmap(ptr, len) } != 0 {
-        return neg(&io::Error::last_os_error());
+    match unsafe { rustix::mm::munmap(ptr, len) } {
+        Ok(()) => 0,
+        Err(e) => neg(&e.into()),
     }
-    0
 }
 
 /// `gaudi_bo_export()`.

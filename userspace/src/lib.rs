@@ -3,8 +3,12 @@
 //! Userspace library of the gaudi accel driver, in the style of libdrm.
 //!
 //! [`Device`] wraps an open `/dev/accel/accelN` file. The core DRM requests that work on accel
-//! nodes are here next to the driver's own ioctls. Device enumeration walks `/dev/accel`
-//! itself: libdrm's enumeration only knows `/dev/dri`.
+//! nodes are here next to the driver's own ioctls: the core ones come from the `drm` crate
+//! (drm-rs and its `drm-ffi` layer; [`Device`] implements `drm::Device` and
+//! `drm::control::Device`), system calls from `rustix`, and only the driver's own ioctls
+//! (`DRM_IOCTL_GAUDI_*`, from the uapi crate) are declared by hand, issued through
+//! `rustix::ioctl` by [`ioctl`]. Device enumeration walks `/dev/accel` itself: libdrm's
+//! enumeration only knows `/dev/dri`.
 //!
 //! Buffer objects are plain handles ([`Bo`]), as in libdrm: a handle belongs to the file it was
 //! created or imported on and goes when it is closed with [`Device::gem_close`] or when the
@@ -40,7 +44,7 @@ use std::{
     ffi::c_void,
     fs::{self, File, OpenOptions},
     io,
-    os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd},
+    os::fd::{AsFd, BorrowedFd, OwnedFd},
     os::unix::fs::MetadataExt,
     path::{Path, PathBuf},
     sync::{Mutex, PoisonError},
@@ -74,25 +78,60 @@ pub const ACCEL_MAJOR: u32 = 261;
 /// Name the driver reports through `DRM_IOCTL_VERSION`.
 pub const DRIVER_NAME: &str = "gaudi";
 
-/// Issues `request` on `fd`, restarting on `EINTR` and `EAGAIN` like `drmIoctl()`.
+/// A request whose number is known at run time, with a pointer to its argument.
+struct RawRequest {
+    opcode: u32,
+    arg: *mut c_void,
+}
+
+// SAFETY: `ioctl_raw`'s caller guarantees that `arg` is valid for `opcode`, which is all the
+// kernel reads or writes; the request may write through `arg`, hence `IS_MUTATING`.
+unsafe impl rustix::ioctl::Ioctl for RawRequest {
+    type Output = ();
+    const IS_MUTATING: bool = true;
+
+    fn opcode(&self) -> rustix::ioctl::Opcode {
+        self.opcode as rustix::ioctl::Opcode
+    }
+
+    fn as_ptr(&mut self) -> *mut c_void {
+        self.arg
+    }
+
+    unsafe fn output_from_ptr(
+        _: rustix::ioctl::IoctlOutput,
+        _: *mut c_void,
+    ) -> rustix::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs `request` again while it fails with `EINTR` or `EAGAIN`, like `drmIoctl()`.
+pub(crate) fn restart<T>(mut request: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    loop {
+        match request() {
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::EAGAIN)) => continue,
+            result => return result,
+        }
+    }
+}
+
+/// Issues `request` on `fd` with `rustix::ioctl`, restarting on `EINTR` and `EAGAIN` like
+/// `drmIoctl()`.
 ///
 /// # Safety
 ///
 /// `arg` must point to memory that is valid for the kernel to read and write as `request`
 /// describes.
 pub unsafe fn ioctl_raw(fd: BorrowedFd<'_>, request: u32, arg: *mut c_void) -> io::Result<()> {
-    loop {
+    restart(|| {
+        let r = RawRequest {
+            opcode: request,
+            arg,
+        };
         // SAFETY: The caller guarantees `arg` is valid for `request`.
-        let ret = unsafe { libc::ioctl(fd.as_raw_fd(), request as libc::c_ulong, arg) };
-        if ret == 0 {
-            return Ok(());
-        }
-        let err = io::Error::last_os_error();
-        match err.raw_os_error() {
-            Some(libc::EINTR) | Some(libc::EAGAIN) => continue,
-            _ => return Err(err),
-        }
-    }
+        unsafe { rustix::ioctl::ioctl(fd, r) }.map_err(io::Error::from)
+    })
 }
 
 /// Issues `request` with `arg` as its argument structure.
@@ -214,7 +253,7 @@ impl Device {
     /// Minor number of the node (the N of accelN).
     pub fn minor(&self) -> io::Result<u32> {
         let rdev = self.file.metadata()?.rdev();
-        Ok(libc::minor(rdev))
+        Ok(rustix::fs::minor(rdev))
     }
 
     /// PCI address of the device, from sysfs.
@@ -388,6 +427,12 @@ impl AsFd for Device {
         self.file.as_fd()
     }
 }
+
+/// drm-rs's core requests (version, capabilities, PRIME, GEM close, syncobjs) on the device.
+impl ::drm::Device for Device {}
+/// drm-rs's requests of `drm_mode.h`: of these, an accel node answers only the GEM, PRIME and
+/// syncobj ones.
+impl ::drm::control::Device for Device {}
 
 /// Every `/dev/accel/accelN` node, in minor order.
 pub fn accel_nodes() -> io::Result<Vec<PathBuf>> {

@@ -9,11 +9,9 @@
 //! mapping hands out copies ([`Mapping::read`], [`Mapping::write`]) and raw pointers, never
 //! Rust references to the mapped bytes.
 
-use std::{
-    io,
-    os::fd::{AsRawFd, BorrowedFd},
-    ptr::NonNull,
-};
+use std::{io, os::fd::BorrowedFd, ptr::NonNull};
+
+use rustix::mm::{MapFlags, ProtFlags};
 
 use crate::einval;
 
@@ -41,16 +39,24 @@ impl Mapping {
         prot: i32,
         flags: i32,
     ) -> io::Result<Self> {
-        let offset = libc::off_t::try_from(offset).map_err(|_| einval())?;
-        Self::mmap(len, prot, flags, fd.as_raw_fd(), offset)
+        if i64::try_from(offset).is_err() {
+            return Err(einval());
+        }
+        // SAFETY: A new mapping at an address the kernel picks replaces nothing in this process.
+        let ptr = unsafe {
+            rustix::mm::mmap(
+                std::ptr::null_mut(),
+                len,
+                ProtFlags::from_bits_retain(prot as u32),
+                MapFlags::from_bits_retain(flags as u32),
+                fd,
+                offset,
+            )
+        }?;
+        Self::mapped(ptr, len, prot)
     }
 
-    fn mmap(len: usize, prot: i32, flags: i32, fd: i32, offset: libc::off_t) -> io::Result<Self> {
-        // SAFETY: A new mapping at an address the kernel picks replaces nothing in this process.
-        let ptr = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, flags, fd, offset) };
-        if ptr == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
+    fn mapped(ptr: *mut std::ffi::c_void, len: usize, prot: i32) -> io::Result<Self> {
         let ptr = NonNull::new(ptr.cast::<u8>()).ok_or_else(einval)?;
         Ok(Self { ptr, len, prot })
     }
@@ -70,7 +76,16 @@ impl Mapping {
     /// An anonymous private mapping of `len` bytes with protection `prot`, for tests that need
     /// memory with given access rights (or an address that is no longer mapped).
     pub fn anonymous(len: usize, prot: i32) -> io::Result<Self> {
-        Self::mmap(len, prot, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0)
+        // SAFETY: As in `new`.
+        let ptr = unsafe {
+            rustix::mm::mmap_anonymous(
+                std::ptr::null_mut(),
+                len,
+                ProtFlags::from_bits_retain(prot as u32),
+                MapFlags::PRIVATE,
+            )
+        }?;
+        Self::mapped(ptr, len, prot)
     }
 
     /// Length of the mapping in bytes.
@@ -156,7 +171,7 @@ impl Drop for Mapping {
     fn drop(&mut self) {
         // SAFETY: `ptr` and `len` describe a mapping this value created and nothing else
         // refers to.
-        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
+        let _ = unsafe { rustix::mm::munmap(self.ptr.as_ptr().cast(), self.len) };
     }
 }
 

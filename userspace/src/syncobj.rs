@@ -5,8 +5,14 @@
 //! A syncobj is a per-file handle to a container of one DMA fence (binary syncobj) or of a
 //! timeline of fence points (timeline syncobj). The requests are the DRM core's; a driver only
 //! enables them (`DRIVER_SYNCOBJ`, `DRIVER_SYNCOBJ_TIMELINE`, reported by [`DRM_CAP_SYNCOBJ`]
-//! and [`DRM_CAP_SYNCOBJ_TIMELINE`]). The structures are defined here the way `drm.h` declares
-//! them, and the functions are thin wrappers in the manner of libdrm's `drmSyncobj*()`.
+//! and [`DRM_CAP_SYNCOBJ_TIMELINE`]). The functions are thin wrappers in the manner of libdrm's
+//! `drmSyncobj*()` over `drm-ffi`'s, which take the handles as the kernel numbers them (drm-rs's
+//! `drm::control::Device` has the same requests for non-zero handles; [`crate::Device`]
+//! implements it). The flags and timeline points that drm-ffi's functions have no argument
+//! for (create flags, deadlines, timeline sync_file export and import, transfer flags, and the
+//! sync_file import into a given syncobj) are passed in the `drm-sys` structure, issued with
+//! [`crate::ioctl`]. drm-sys's structures are re-exported, with the request numbers, for tests
+//! that issue the requests themselves.
 //!
 //! A syncobj travels between files, processes and devices as a syncobj file descriptor
 //! ([`handle_to_fd`], [`fd_to_handle`]); its current fence travels as a sync_file
@@ -35,195 +41,53 @@
 
 use std::{
     io,
-    os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd},
+    os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd},
     time::Duration,
 };
 
-use crate::{ioctl, uapi};
+use crate::{drm::drm_iowr, drm::owned, ioctl, restart, uapi};
 
-/// `struct drm_syncobj_create`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct drm_syncobj_create {
-    /// Out: the new handle.
-    pub handle: u32,
-    /// [`DRM_SYNCOBJ_CREATE_SIGNALED`] or 0.
-    pub flags: u32,
-}
-
-/// `struct drm_syncobj_destroy`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct drm_syncobj_destroy {
-    /// Handle to destroy.
-    pub handle: u32,
-    /// Padding, zero.
-    pub pad: u32,
-}
-
-/// `struct drm_syncobj_handle`, for `HANDLE_TO_FD` and `FD_TO_HANDLE`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct drm_syncobj_handle {
-    /// Handle: in for export and sync_file import, out for syncobj fd import.
-    pub handle: u32,
-    /// `DRM_SYNCOBJ_HANDLE_TO_FD_FLAGS_*` or `DRM_SYNCOBJ_FD_TO_HANDLE_FLAGS_*`.
-    pub flags: u32,
-    /// File descriptor: out for export, in for import.
-    pub fd: i32,
-    /// Padding, zero.
-    pub pad: u32,
-    /// Timeline point, with the `*_FLAGS_TIMELINE` flag; zero otherwise.
-    pub point: u64,
-}
-
-/// `struct drm_syncobj_transfer`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct drm_syncobj_transfer {
-    /// Source syncobj.
-    pub src_handle: u32,
-    /// Destination syncobj.
-    pub dst_handle: u32,
-    /// Source point, 0 for the fence of a binary syncobj.
-    pub src_point: u64,
-    /// Destination point, 0 to replace the fence of a binary syncobj.
-    pub dst_point: u64,
-    /// [`DRM_SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT`] or 0.
-    pub flags: u32,
-    /// Padding, zero.
-    pub pad: u32,
-}
-
-/// `struct drm_syncobj_wait`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct drm_syncobj_wait {
-    /// User pointer to the `u32` handles.
-    pub handles: u64,
-    /// Absolute `CLOCK_MONOTONIC` timeout in nanoseconds, 0 to poll.
-    pub timeout_nsec: i64,
-    /// Number of handles.
-    pub count_handles: u32,
-    /// `DRM_SYNCOBJ_WAIT_FLAGS_*`.
-    pub flags: u32,
-    /// Out: index of the first signalled syncobj (without `WAIT_ALL`).
-    pub first_signaled: u32,
-    /// Padding, zero.
-    pub pad: u32,
-    /// Fence deadline, with [`DRM_SYNCOBJ_WAIT_FLAGS_WAIT_DEADLINE`].
-    pub deadline_nsec: u64,
-}
-
-/// `struct drm_syncobj_timeline_wait`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct drm_syncobj_timeline_wait {
-    /// User pointer to the `u32` handles.
-    pub handles: u64,
-    /// User pointer to one `u64` point per handle.
-    pub points: u64,
-    /// Absolute `CLOCK_MONOTONIC` timeout in nanoseconds, 0 to poll.
-    pub timeout_nsec: i64,
-    /// Number of handles (and points).
-    pub count_handles: u32,
-    /// `DRM_SYNCOBJ_WAIT_FLAGS_*`.
-    pub flags: u32,
-    /// Out: index of the first signalled point (without `WAIT_ALL`).
-    pub first_signaled: u32,
-    /// Padding, zero.
-    pub pad: u32,
-    /// Fence deadline, with [`DRM_SYNCOBJ_WAIT_FLAGS_WAIT_DEADLINE`].
-    pub deadline_nsec: u64,
-}
-
-/// `struct drm_syncobj_array`, for `RESET` and `SIGNAL`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct drm_syncobj_array {
-    /// User pointer to the `u32` handles.
-    pub handles: u64,
-    /// Number of handles.
-    pub count_handles: u32,
-    /// Padding, zero.
-    pub pad: u32,
-}
-
-/// `struct drm_syncobj_timeline_array`, for `TIMELINE_SIGNAL` and `QUERY`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct drm_syncobj_timeline_array {
-    /// User pointer to the `u32` handles.
-    pub handles: u64,
-    /// User pointer to one `u64` point per handle (in for signal, out for query).
-    pub points: u64,
-    /// Number of handles (and points).
-    pub count_handles: u32,
-    /// Zero for signal, [`DRM_SYNCOBJ_QUERY_FLAGS_LAST_SUBMITTED`] or 0 for query.
-    pub flags: u32,
-}
+pub use drm_ffi::{
+    drm_syncobj_array, drm_syncobj_create, drm_syncobj_destroy, drm_syncobj_handle,
+    drm_syncobj_timeline_array, drm_syncobj_timeline_wait, drm_syncobj_transfer, drm_syncobj_wait,
+    DRM_SYNCOBJ_CREATE_SIGNALED, DRM_SYNCOBJ_FD_TO_HANDLE_FLAGS_IMPORT_SYNC_FILE,
+    DRM_SYNCOBJ_FD_TO_HANDLE_FLAGS_TIMELINE, DRM_SYNCOBJ_HANDLE_TO_FD_FLAGS_EXPORT_SYNC_FILE,
+    DRM_SYNCOBJ_HANDLE_TO_FD_FLAGS_TIMELINE, DRM_SYNCOBJ_QUERY_FLAGS_LAST_SUBMITTED,
+    DRM_SYNCOBJ_WAIT_FLAGS_WAIT_ALL, DRM_SYNCOBJ_WAIT_FLAGS_WAIT_AVAILABLE,
+    DRM_SYNCOBJ_WAIT_FLAGS_WAIT_DEADLINE, DRM_SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT,
+};
 
 /// `DRM_IOCTL_SYNCOBJ_CREATE`.
-pub const DRM_IOCTL_SYNCOBJ_CREATE: u32 = uapi::drm_iowr::<drm_syncobj_create>(0xbf);
+pub const DRM_IOCTL_SYNCOBJ_CREATE: u32 = drm_iowr::<drm_syncobj_create>(0xbf);
 /// `DRM_IOCTL_SYNCOBJ_DESTROY`.
-pub const DRM_IOCTL_SYNCOBJ_DESTROY: u32 = uapi::drm_iowr::<drm_syncobj_destroy>(0xc0);
+pub const DRM_IOCTL_SYNCOBJ_DESTROY: u32 = drm_iowr::<drm_syncobj_destroy>(0xc0);
 /// `DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD`.
-pub const DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD: u32 = uapi::drm_iowr::<drm_syncobj_handle>(0xc1);
+pub const DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD: u32 = drm_iowr::<drm_syncobj_handle>(0xc1);
 /// `DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE`.
-pub const DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE: u32 = uapi::drm_iowr::<drm_syncobj_handle>(0xc2);
+pub const DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE: u32 = drm_iowr::<drm_syncobj_handle>(0xc2);
 /// `DRM_IOCTL_SYNCOBJ_WAIT`.
-pub const DRM_IOCTL_SYNCOBJ_WAIT: u32 = uapi::drm_iowr::<drm_syncobj_wait>(0xc3);
+pub const DRM_IOCTL_SYNCOBJ_WAIT: u32 = drm_iowr::<drm_syncobj_wait>(0xc3);
 /// `DRM_IOCTL_SYNCOBJ_RESET`.
-pub const DRM_IOCTL_SYNCOBJ_RESET: u32 = uapi::drm_iowr::<drm_syncobj_array>(0xc4);
+pub const DRM_IOCTL_SYNCOBJ_RESET: u32 = drm_iowr::<drm_syncobj_array>(0xc4);
 /// `DRM_IOCTL_SYNCOBJ_SIGNAL`.
-pub const DRM_IOCTL_SYNCOBJ_SIGNAL: u32 = uapi::drm_iowr::<drm_syncobj_array>(0xc5);
+pub const DRM_IOCTL_SYNCOBJ_SIGNAL: u32 = drm_iowr::<drm_syncobj_array>(0xc5);
 /// `DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT`.
-pub const DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT: u32 = uapi::drm_iowr::<drm_syncobj_timeline_wait>(0xca);
+pub const DRM_IOCTL_SYNCOBJ_TIMELINE_WAIT: u32 = drm_iowr::<drm_syncobj_timeline_wait>(0xca);
 /// `DRM_IOCTL_SYNCOBJ_QUERY`.
-pub const DRM_IOCTL_SYNCOBJ_QUERY: u32 = uapi::drm_iowr::<drm_syncobj_timeline_array>(0xcb);
+pub const DRM_IOCTL_SYNCOBJ_QUERY: u32 = drm_iowr::<drm_syncobj_timeline_array>(0xcb);
 /// `DRM_IOCTL_SYNCOBJ_TRANSFER`.
-pub const DRM_IOCTL_SYNCOBJ_TRANSFER: u32 = uapi::drm_iowr::<drm_syncobj_transfer>(0xcc);
+pub const DRM_IOCTL_SYNCOBJ_TRANSFER: u32 = drm_iowr::<drm_syncobj_transfer>(0xcc);
 /// `DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL`.
-pub const DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL: u32 =
-    uapi::drm_iowr::<drm_syncobj_timeline_array>(0xcd);
+pub const DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL: u32 = drm_iowr::<drm_syncobj_timeline_array>(0xcd);
 
 /// `DRM_CAP_SYNCOBJ`: 1 if the driver has syncobjs.
-pub const DRM_CAP_SYNCOBJ: u64 = 0x13;
+pub const DRM_CAP_SYNCOBJ: u64 = drm_ffi::DRM_CAP_SYNCOBJ as u64;
 /// `DRM_CAP_SYNCOBJ_TIMELINE`: 1 if the driver has timeline syncobjs.
-pub const DRM_CAP_SYNCOBJ_TIMELINE: u64 = 0x14;
-
-/// `DRM_SYNCOBJ_CREATE_SIGNALED`: the new syncobj holds a signalled fence.
-pub const DRM_SYNCOBJ_CREATE_SIGNALED: u32 = 1 << 0;
-/// `DRM_SYNCOBJ_FD_TO_HANDLE_FLAGS_IMPORT_SYNC_FILE`: the fd is a sync_file whose fence
-/// replaces the syncobj's (or becomes a point, with the timeline flag).
-pub const DRM_SYNCOBJ_FD_TO_HANDLE_FLAGS_IMPORT_SYNC_FILE: u32 = 1 << 0;
-/// `DRM_SYNCOBJ_FD_TO_HANDLE_FLAGS_TIMELINE`: import the sync_file at `point`.
-pub const DRM_SYNCOBJ_FD_TO_HANDLE_FLAGS_TIMELINE: u32 = 1 << 1;
-/// `DRM_SYNCOBJ_HANDLE_TO_FD_FLAGS_EXPORT_SYNC_FILE`: export the fence as a sync_file.
-pub const DRM_SYNCOBJ_HANDLE_TO_FD_FLAGS_EXPORT_SYNC_FILE: u32 = 1 << 0;
-/// `DRM_SYNCOBJ_HANDLE_TO_FD_FLAGS_TIMELINE`: export the fence of `point`.
-pub const DRM_SYNCOBJ_HANDLE_TO_FD_FLAGS_TIMELINE: u32 = 1 << 1;
-/// `DRM_SYNCOBJ_WAIT_FLAGS_WAIT_ALL`: wait for every fence, not the first.
-pub const DRM_SYNCOBJ_WAIT_FLAGS_WAIT_ALL: u32 = 1 << 0;
-/// `DRM_SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT`: wait for a fence to appear, then for it.
-pub const DRM_SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT: u32 = 1 << 1;
-/// `DRM_SYNCOBJ_WAIT_FLAGS_WAIT_AVAILABLE`: only wait for the point to appear (timeline wait).
-pub const DRM_SYNCOBJ_WAIT_FLAGS_WAIT_AVAILABLE: u32 = 1 << 2;
-/// `DRM_SYNCOBJ_WAIT_FLAGS_WAIT_DEADLINE`: set `deadline_nsec` as the fences' deadline.
-pub const DRM_SYNCOBJ_WAIT_FLAGS_WAIT_DEADLINE: u32 = 1 << 3;
-/// `DRM_SYNCOBJ_QUERY_FLAGS_LAST_SUBMITTED`: query the last submitted point, not the last
-/// signalled one.
-pub const DRM_SYNCOBJ_QUERY_FLAGS_LAST_SUBMITTED: u32 = 1 << 0;
+pub const DRM_CAP_SYNCOBJ_TIMELINE: u64 = drm_ffi::DRM_CAP_SYNCOBJ_TIMELINE as u64;
 
 /// The current `CLOCK_MONOTONIC` time in nanoseconds, the clock of the wait timeouts.
 pub fn monotonic_ns() -> i64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is valid for writes; CLOCK_MONOTONIC always exists.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    // `time_t` and `long` are `i64` on the 64-bit targets the library supports.
+    let ts = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
     ts.tv_sec
         .saturating_mul(1_000_000_000)
         .saturating_add(ts.tv_nsec)
@@ -248,49 +112,32 @@ fn same_len(handles: &[u32], points: &[u64]) -> io::Result<u32> {
     count(handles.len())
 }
 
-/// Takes ownership of a descriptor the kernel returned.
-fn owned(fd: i32) -> io::Result<OwnedFd> {
-    if fd < 0 {
-        return Err(io::Error::from_raw_os_error(libc::EPROTO));
-    }
-    // SAFETY: The kernel installed a new file descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-}
-
 /// `DRM_IOCTL_SYNCOBJ_CREATE`: a new syncobj, without fence or, with
 /// [`DRM_SYNCOBJ_CREATE_SIGNALED`], with a signalled one.
 pub fn create(fd: BorrowedFd<'_>, flags: u32) -> io::Result<u32> {
-    let mut c = drm_syncobj_create { handle: 0, flags };
-    ioctl(fd, DRM_IOCTL_SYNCOBJ_CREATE, &mut c)?;
-    Ok(c.handle)
+    if flags & !DRM_SYNCOBJ_CREATE_SIGNALED != 0 {
+        // Flags drm-ffi cannot pass: the kernel judges them.
+        let mut c = drm_syncobj_create { handle: 0, flags };
+        ioctl(fd, DRM_IOCTL_SYNCOBJ_CREATE, &mut c)?;
+        return Ok(c.handle);
+    }
+    restart(|| drm_ffi::syncobj::create(fd, flags != 0)).map(|c| c.handle)
 }
 
 /// `DRM_IOCTL_SYNCOBJ_DESTROY`: closes `handle`; `EINVAL` for a handle the file does not hold.
 pub fn destroy(fd: BorrowedFd<'_>, handle: u32) -> io::Result<()> {
-    let mut d = drm_syncobj_destroy { handle, pad: 0 };
-    ioctl(fd, DRM_IOCTL_SYNCOBJ_DESTROY, &mut d)
+    restart(|| drm_ffi::syncobj::destroy(fd, handle)).map(drop)
 }
 
 /// `DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD`: the syncobj itself as a (close-on-exec) file descriptor,
 /// which [`fd_to_handle`] imports on any DRM file with syncobjs.
 pub fn handle_to_fd(fd: BorrowedFd<'_>, handle: u32) -> io::Result<OwnedFd> {
-    let mut h = drm_syncobj_handle {
-        handle,
-        fd: -1,
-        ..Default::default()
-    };
-    ioctl(fd, DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD, &mut h)?;
-    owned(h.fd)
+    owned(restart(|| drm_ffi::syncobj::handle_to_fd(fd, handle, false))?.fd)
 }
 
 /// `DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE`: imports a syncobj fd; every import is a new handle.
 pub fn fd_to_handle(fd: BorrowedFd<'_>, syncobj_fd: BorrowedFd<'_>) -> io::Result<u32> {
-    let mut h = drm_syncobj_handle {
-        fd: syncobj_fd.as_raw_fd(),
-        ..Default::default()
-    };
-    ioctl(fd, DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE, &mut h)?;
-    Ok(h.handle)
+    restart(|| drm_ffi::syncobj::fd_to_handle(fd, syncobj_fd, false)).map(|h| h.handle)
 }
 
 /// `DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD` with `EXPORT_SYNC_FILE`: a sync_file of the syncobj's
@@ -301,22 +148,26 @@ pub fn export_sync_file(
     handle: u32,
     point: Option<u64>,
 ) -> io::Result<OwnedFd> {
+    let Some(point) = point else {
+        return owned(restart(|| drm_ffi::syncobj::handle_to_fd(fd, handle, true))?.fd);
+    };
+    // drm-ffi exports no timeline point.
     let mut h = drm_syncobj_handle {
         handle,
-        flags: DRM_SYNCOBJ_HANDLE_TO_FD_FLAGS_EXPORT_SYNC_FILE,
+        flags: DRM_SYNCOBJ_HANDLE_TO_FD_FLAGS_EXPORT_SYNC_FILE
+            | DRM_SYNCOBJ_HANDLE_TO_FD_FLAGS_TIMELINE,
         fd: -1,
+        point,
         ..Default::default()
     };
-    if let Some(point) = point {
-        h.flags |= DRM_SYNCOBJ_HANDLE_TO_FD_FLAGS_TIMELINE;
-        h.point = point;
-    }
     ioctl(fd, DRM_IOCTL_SYNCOBJ_HANDLE_TO_FD, &mut h)?;
     owned(h.fd)
 }
 
 /// `DRM_IOCTL_SYNCOBJ_FD_TO_HANDLE` with `IMPORT_SYNC_FILE`: replaces the fence of `handle`
 /// with the sync_file's, or with `point` adds it as that timeline point.
+///
+/// Issued here: drm-ffi's import of a sync_file names no target syncobj (handle 0).
 pub fn import_sync_file(
     fd: BorrowedFd<'_>,
     handle: u32,
@@ -341,10 +192,19 @@ pub fn import_sync_file(
 /// with `WAIT_ALL`). `ETIME` on timeout; `EINVAL` for a syncobj without fence unless
 /// `WAIT_FOR_SUBMIT`.
 pub fn wait(fd: BorrowedFd<'_>, handles: &[u32], timeout_nsec: i64, flags: u32) -> io::Result<u32> {
+    let count_handles = count(handles.len())?;
+    let all = DRM_SYNCOBJ_WAIT_FLAGS_WAIT_ALL;
+    let submit = DRM_SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT;
+    if flags & !(all | submit) == 0 {
+        let (all, submit) = (flags & all != 0, flags & submit != 0);
+        let w = restart(|| drm_ffi::syncobj::wait(fd, handles, timeout_nsec, all, submit))?;
+        return Ok(w.first_signaled);
+    }
+    // Flags drm-ffi has no argument for (deadline, unknown ones).
     let mut w = drm_syncobj_wait {
         handles: handles.as_ptr() as u64,
         timeout_nsec,
-        count_handles: count(handles.len())?,
+        count_handles,
         flags,
         ..Default::default()
     };
@@ -360,11 +220,34 @@ pub fn timeline_wait(
     timeout_nsec: i64,
     flags: u32,
 ) -> io::Result<u32> {
+    let count_handles = same_len(handles, points)?;
+    let all = DRM_SYNCOBJ_WAIT_FLAGS_WAIT_ALL;
+    let submit = DRM_SYNCOBJ_WAIT_FLAGS_WAIT_FOR_SUBMIT;
+    let available = DRM_SYNCOBJ_WAIT_FLAGS_WAIT_AVAILABLE;
+    if flags & !(all | submit | available) == 0 {
+        let (all, submit, available) = (
+            flags & all != 0,
+            flags & submit != 0,
+            flags & available != 0,
+        );
+        let w = restart(|| {
+            drm_ffi::syncobj::timeline_wait(
+                fd,
+                handles,
+                points,
+                timeout_nsec,
+                all,
+                submit,
+                available,
+            )
+        })?;
+        return Ok(w.first_signaled);
+    }
     let mut w = drm_syncobj_timeline_wait {
         handles: handles.as_ptr() as u64,
         points: points.as_ptr() as u64,
         timeout_nsec,
-        count_handles: same_len(handles, points)?,
+        count_handles,
         flags,
         ..Default::default()
     };
@@ -372,45 +255,38 @@ pub fn timeline_wait(
     Ok(w.first_signaled)
 }
 
-/// `DRM_IOCTL_SYNCOBJ_RESET`/`SIGNAL` on `handles`.
-fn array(fd: BorrowedFd<'_>, request: u32, handles: &[u32]) -> io::Result<()> {
-    let mut a = drm_syncobj_array {
-        handles: handles.as_ptr() as u64,
-        count_handles: count(handles.len())?,
-        pad: 0,
-    };
-    ioctl(fd, request, &mut a)
-}
-
 /// `DRM_IOCTL_SYNCOBJ_RESET`: removes the fence of every syncobj in `handles`.
 pub fn reset(fd: BorrowedFd<'_>, handles: &[u32]) -> io::Result<()> {
-    array(fd, DRM_IOCTL_SYNCOBJ_RESET, handles)
+    count(handles.len())?;
+    restart(|| drm_ffi::syncobj::reset(fd, handles)).map(drop)
 }
 
 /// `DRM_IOCTL_SYNCOBJ_SIGNAL`: gives every syncobj in `handles` a new signalled fence.
 pub fn signal(fd: BorrowedFd<'_>, handles: &[u32]) -> io::Result<()> {
-    array(fd, DRM_IOCTL_SYNCOBJ_SIGNAL, handles)
+    count(handles.len())?;
+    restart(|| drm_ffi::syncobj::signal(fd, handles)).map(drop)
 }
 
 /// `DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL`: adds the signalled point `points[i]` to `handles[i]`.
 pub fn timeline_signal(fd: BorrowedFd<'_>, handles: &[u32], points: &[u64]) -> io::Result<()> {
-    let mut a = drm_syncobj_timeline_array {
-        handles: handles.as_ptr() as u64,
-        points: points.as_ptr() as u64,
-        count_handles: same_len(handles, points)?,
-        flags: 0,
-    };
-    ioctl(fd, DRM_IOCTL_SYNCOBJ_TIMELINE_SIGNAL, &mut a)
+    same_len(handles, points)?;
+    restart(|| drm_ffi::syncobj::timeline_signal(fd, handles, points)).map(drop)
 }
 
 /// `DRM_IOCTL_SYNCOBJ_QUERY`: the last signalled point of each syncobj, or with
 /// [`DRM_SYNCOBJ_QUERY_FLAGS_LAST_SUBMITTED`] the last submitted one (0 for a binary syncobj).
 pub fn query(fd: BorrowedFd<'_>, handles: &[u32], flags: u32) -> io::Result<Vec<u64>> {
+    let count_handles = count(handles.len())?;
     let mut points = vec![0u64; handles.len()];
+    let last = DRM_SYNCOBJ_QUERY_FLAGS_LAST_SUBMITTED;
+    if flags & !last == 0 {
+        restart(|| drm_ffi::syncobj::query(fd, handles, &mut points, flags != 0))?;
+        return Ok(points);
+    }
     let mut a = drm_syncobj_timeline_array {
         handles: handles.as_ptr() as u64,
         points: points.as_mut_ptr() as u64,
-        count_handles: count(handles.len())?,
+        count_handles,
         flags,
     };
     ioctl(fd, DRM_IOCTL_SYNCOBJ_QUERY, &mut a)?;
@@ -428,6 +304,11 @@ pub fn transfer(
     src_point: u64,
     flags: u32,
 ) -> io::Result<()> {
+    if flags == 0 {
+        return restart(|| drm_ffi::syncobj::transfer(fd, src, dst, src_point, dst_point))
+            .map(drop);
+    }
+    // drm-ffi transfers without flags.
     let mut t = drm_syncobj_transfer {
         src_handle: src,
         dst_handle: dst,
@@ -512,7 +393,7 @@ pub fn sync_file_timestamp(fd: BorrowedFd<'_>) -> io::Result<Option<u64>> {
 /// `dma_fence_chain` node): ask a binary syncobj. `EINVAL` if there is no fence.
 pub fn fence_status(fd: BorrowedFd<'_>, handle: u32, point: Option<u64>) -> io::Result<i32> {
     let sync_file = export_sync_file(fd, handle, point)?;
-    sync_file_status(std::os::fd::AsFd::as_fd(&sync_file))
+    sync_file_status(sync_file.as_fd())
 }
 
 #[cfg(test)]

@@ -7,11 +7,13 @@
 #![allow(dead_code)]
 
 use std::{
-    os::fd::{AsRawFd, OwnedFd},
+    os::fd::OwnedFd,
     os::unix::net::UnixStream,
     sync::Arc,
     time::{Duration, Instant},
 };
+
+use rustix::event::{PollFd, PollFlags, Timespec};
 
 use gaudi_emu::{
     device::Device,
@@ -264,14 +266,13 @@ impl Rig {
 
     /// Waits up to 5 s for an interrupt on `vector`; returns how many were counted.
     pub fn wait_irq(&self, vector: u32) -> u64 {
-        let mut p = libc::pollfd {
-            fd: self.irqs[vector as usize].as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
+        let mut p = [PollFd::new(&self.irqs[vector as usize], PollFlags::IN)];
+        let timeout = Timespec {
+            tv_sec: 5,
+            tv_nsec: 0,
         };
-        // SAFETY: One valid pollfd.
-        let n = unsafe { libc::poll(&mut p, 1, 5000) };
-        assert_eq!(n, 1, "no interrupt on vector {vector}");
+        let n = rustix::event::poll(&mut p, Some(&timeout));
+        assert_eq!(n, Ok(1), "no interrupt on vector {vector}");
         self.irqs(vector)
     }
 

@@ -514,9 +514,9 @@ fn main() {
             let mut date = [0u8; 64];
             let mut desc = [0u8; 64];
             let (n, d, s) = (
-                name.as_mut_ptr() as u64,
-                date.as_mut_ptr() as u64,
-                desc.as_mut_ptr() as u64,
+                name.as_mut_ptr().cast(),
+                date.as_mut_ptr().cast(),
+                desc.as_mut_ptr().cast(),
             );
             simple("VERSION", DRM_IOCTL_VERSION, || drm_version {
                 name_len: 64,

@@ -29,10 +29,9 @@ use std::{
 
 use gaudi::{
     cmdbuf::{CommandBuffer, UploadedCb},
-    drm::drm_version,
     syncobj::{self, timeout_after},
     uapi::DRM_GAUDI_BO_DEVICE,
-    Buffer, Context, Device, Priority, DRM_IOCTL_VERSION,
+    Buffer, Context, Device, Priority,
 };
 
 use crate::median;
@@ -174,8 +173,9 @@ fn latency(dev: &Device, n: u32, rounds: u32) -> io::Result<()> {
     let job = bare_job(&ctx, &cb).signal(done.handle, 0);
     let mut version = || {
         // The first half of what drmGetVersion() does: no strings asked for.
-        let mut v = drm_version::default();
-        gaudi::ioctl(dev.as_fd(), DRM_IOCTL_VERSION, &mut v).map_err(|e| failed("VERSION", e))
+        drm_ffi::get_version(dev.as_fd(), None, None, None)
+            .map(drop)
+            .map_err(|e| failed("VERSION", e))
     };
     // The time in the SUBMIT ioctl alone, of the round trips of a round.
     let in_submit = Cell::new(Duration::ZERO);
